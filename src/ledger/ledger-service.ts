@@ -1,0 +1,285 @@
+// The ledger: a thin, typed layer over the SECURITY DEFINER functions in the foundation
+// migration, which hold the invariants (zero-sum per asset and book, no overdraft, append-only).
+import { DomainError, domainErrorFromPg } from '../platform/errors.ts';
+import { hashOf } from '../platform/canonical.ts';
+import type { Queryable } from '../platform/tx.ts';
+import type { AssetRegistry } from '../assets/asset-registry.ts';
+
+export type EntryType =
+  | 'deposit' | 'deposit_reversal' | 'withdrawal' | 'transfer' | 'trade' | 'fee' | 'hold_post'
+  | 'tier_move' | 'correction' | 'manual' | 'opening';
+
+/** Entry types that may move value between client trust and house (SEG-01). Mirrors ledger_cross_root_types(). */
+export const CROSS_ROOT_ENTRY_TYPES: readonly EntryType[] = Object.freeze(['fee', 'trade', 'correction']);
+
+export type ClientAccountKind = 'client_entitlement' | 'client_wallet_hot' | 'client_wallet_cold';
+export type SystemAccountKind =
+  | 'house_fees' | 'house_treasury' | 'house_suspense' | 'house_wallet_fees' | 'house_wallet_gas'
+  | 'external_world' | 'external_chain';
+
+export interface Posting { accountId: number; amount: bigint }
+
+export interface EntryInput {
+  idempotencyId: string;
+  type: EntryType;
+  postings: Posting[];
+  cause?: Record<string, unknown>;
+  memo?: string;
+  actor: string;
+  reversesEntryId?: number;
+}
+
+export interface EntryResult { entryId: number; entryHash: string; replayed: boolean }
+
+export interface Hold {
+  id: string;
+  accountId: number;
+  clientId: string | null;
+  asset: string;
+  amount: bigint;
+  state: 'pending' | 'posted' | 'voided' | 'expired';
+  postedAmount: bigint | null;
+  entryId: number | null;
+  reference: Record<string, unknown>;
+  expiresAt: Date;
+  createdAt: Date;
+  resolvedAt: Date | null;
+}
+
+export interface AccountBalance {
+  accountId: number;
+  kind: string;
+  asset: string;
+  balance: bigint;
+  held: bigint;
+}
+
+export interface ClientAssetBalance {
+  asset: string;
+  entitlement: { total: bigint; held: bigint; available: bigint };
+  holdings: { hot: bigint; cold: bigint; total: bigint };
+}
+
+export interface JournalEntry {
+  id: number;
+  idempotencyId: string;
+  type: EntryType;
+  cause: Record<string, unknown>;
+  memo: string | null;
+  entryHash: string;
+  reversesEntryId: number | null;
+  createdAt: Date;
+  postings: { accountId: number; accountCode: string; asset: string; book: string; amount: bigint; balanceAfter: bigint }[];
+}
+
+const MAX_LIST = 500;
+
+async function call<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw domainErrorFromPg(error) ?? error;
+  }
+}
+
+interface HoldRow {
+  id: string; account_id: number; client_id: string | null; asset: string; amount: bigint; state: Hold['state'];
+  posted_amount: bigint | null; entry_id: number | null; reference: Record<string, unknown>;
+  expires_at: Date; created_at: Date; resolved_at: Date | null;
+}
+const toHold = (r: HoldRow): Hold => ({
+  id: r.id, accountId: r.account_id, clientId: r.client_id, asset: r.asset, amount: r.amount, state: r.state,
+  postedAmount: r.posted_amount, entryId: r.entry_id, reference: r.reference, expiresAt: r.expires_at,
+  createdAt: r.created_at, resolvedAt: r.resolved_at,
+});
+
+export class LedgerService {
+  /** Account ids never change once created: cache code -> id. */
+  private readonly accountIds = new Map<string, number>();
+
+  constructor(private readonly db: Queryable, private readonly assets: AssetRegistry) {}
+
+  async openClientAccounts(q: Queryable, clientId: string): Promise<void> {
+    for (const asset of this.assets.list()) {
+      await q.query('select ledger_open_client_accounts($1, $2)', [clientId, asset.code]);
+    }
+  }
+
+  async openSystemAccounts(q: Queryable): Promise<void> {
+    for (const asset of this.assets.list()) await q.query('select ledger_open_system_accounts($1)', [asset.code]);
+  }
+
+  private async accountIdByCode(q: Queryable, code: string): Promise<number> {
+    const cached = this.accountIds.get(code);
+    if (cached !== undefined) return cached;
+    const { rows } = await q.query<{ id: number }>('select id from accounts where code = $1', [code]);
+    if (rows.length === 0) throw new DomainError('ACCOUNT_NOT_FOUND', `no account ${code}`, { account: code });
+    this.accountIds.set(code, rows[0]!.id);
+    return rows[0]!.id;
+  }
+
+  clientAccountId(q: Queryable, clientId: string, asset: string, kind: ClientAccountKind = 'client_entitlement'): Promise<number> {
+    this.assets.get(asset);
+    return this.accountIdByCode(q, `client_trust/${clientId}/${asset}/${kind}`);
+  }
+
+  systemAccountId(q: Queryable, asset: string, kind: SystemAccountKind): Promise<number> {
+    this.assets.get(asset);
+    const root = kind.startsWith('external') ? 'external' : 'house';
+    return this.accountIdByCode(q, `${root}/${asset}/${kind}`);
+  }
+
+  async postEntry(q: Queryable, input: EntryInput): Promise<EntryResult> {
+    if (input.postings.length < 2 || input.postings.length > 64) {
+      throw new DomainError('ENTRY_POSTINGS_COUNT', 'an entry has 2 to 64 postings');
+    }
+    const postings = input.postings.map((p) => ({ accountId: p.accountId, amount: p.amount.toString() }));
+    const requestHash = hashOf({ type: input.type, postings, cause: input.cause ?? {}, memo: input.memo ?? null });
+    const { rows } = await call(() => q.query<{ r: EntryResult }>('select ledger_post_entry($1) as r', [{
+      idempotencyId: input.idempotencyId, type: input.type, postings, cause: input.cause ?? {}, memo: input.memo ?? null,
+      requestHash, actor: input.actor, reversesEntryId: input.reversesEntryId ?? null,
+    }]));
+    return rows[0]!.r;
+  }
+
+  async placeHold(q: Queryable, input: {
+    idempotencyId: string; clientId: string; asset: string; amount: bigint; expiresAt: Date;
+    reference?: Record<string, unknown>; actor: string;
+  }): Promise<{ hold: Hold; replayed: boolean }> {
+    this.assets.requireActive(input.asset);
+    const accountId = await this.clientAccountId(q, input.clientId, input.asset);
+    const reference = input.reference ?? {};
+    const requestHash = hashOf({ accountId, amount: input.amount, expiresAt: input.expiresAt.toISOString(), reference });
+    const { rows } = await call(() => q.query<{ r: { holdId: string; replayed: boolean } }>('select ledger_place_hold($1) as r', [{
+      idempotencyId: input.idempotencyId, accountId, amount: input.amount.toString(), expiresAt: input.expiresAt.toISOString(),
+      reference, requestHash, actor: input.actor,
+    }]));
+    const { holdId, replayed } = rows[0]!.r;
+    return { hold: (await this.getHold(q, holdId))!, replayed };
+  }
+
+  async releaseHold(q: Queryable, holdId: string, actor: string): Promise<Hold> {
+    await call(() => q.query('select ledger_release_hold($1, $2, $3)', [holdId, 'voided', actor]));
+    return (await this.getHold(q, holdId))!;
+  }
+
+  /** Posts a pending hold: `debit` (≤ hold) leaves the held account, `credits` receive it. */
+  async postHold(q: Queryable, input: {
+    holdId: string; idempotencyId: string; type: EntryType; debit: bigint; credits: Posting[];
+    cause?: Record<string, unknown>; memo?: string; actor: string;
+  }): Promise<{ hold: Hold; entryId: number; replayed: boolean }> {
+    const hold = await this.getHold(q, input.holdId);
+    if (!hold) throw new DomainError('HOLD_NOT_FOUND', `no hold ${input.holdId}`);
+    const creditTotal = input.credits.reduce((s, c) => s + c.amount, 0n);
+    if (input.debit <= 0n || creditTotal !== input.debit) {
+      throw new DomainError('UNBALANCED_ENTRY', 'credits must add up to the posted amount', { debit: input.debit.toString() });
+    }
+    const postings = [{ accountId: hold.accountId, amount: (-input.debit).toString() },
+      ...input.credits.map((c) => ({ accountId: c.accountId, amount: c.amount.toString() }))];
+    const requestHash = hashOf({ type: input.type, postings, cause: input.cause ?? {}, memo: input.memo ?? null });
+    const { rows } = await call(() => q.query<{ r: { entryId: number; replayed: boolean } }>('select ledger_post_hold($1) as r', [{
+      holdId: input.holdId, idempotencyId: input.idempotencyId, type: input.type, postings, cause: input.cause ?? {},
+      memo: input.memo ?? null, requestHash, actor: input.actor,
+    }]));
+    return { hold: (await this.getHold(q, input.holdId))!, entryId: rows[0]!.r.entryId, replayed: rows[0]!.r.replayed };
+  }
+
+  /** Book-entry transfer between two clients' entitlements (SEG-07). */
+  async transfer(q: Queryable, input: {
+    idempotencyId: string; fromClientId: string; toClientId: string; asset: string; amount: bigint;
+    reference?: Record<string, unknown>; actor: string;
+  }): Promise<EntryResult> {
+    this.assets.requireActive(input.asset);
+    if (input.amount <= 0n) throw new DomainError('AMOUNT_INVALID', 'amount must be greater than zero');
+    const from = await this.clientAccountId(q, input.fromClientId, input.asset);
+    const to = await this.clientAccountId(q, input.toClientId, input.asset);
+    if (from === to) throw new DomainError('BAD_ARGUMENT', 'a transfer needs two different clients');
+    return this.postEntry(q, {
+      idempotencyId: input.idempotencyId, type: 'transfer', actor: input.actor, cause: input.reference ?? {},
+      postings: [{ accountId: from, amount: -input.amount }, { accountId: to, amount: input.amount }],
+    });
+  }
+
+  async getHold(q: Queryable, holdId: string): Promise<Hold | undefined> {
+    if (!/^[0-9a-f-]{36}$/i.test(holdId)) return undefined;
+    const { rows } = await q.query<HoldRow>(
+      `select h.*, a.client_id, a.asset from holds h join accounts a on a.id = h.account_id where h.id = $1`, [holdId]);
+    return rows[0] ? toHold(rows[0]) : undefined;
+  }
+
+  async expireHolds(max = 1000): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>('select ledger_expire_holds($1) as n', [max]);
+    return rows[0]!.n;
+  }
+
+  /** Balances per asset for one client, now or as of a past instant (SEG-08). */
+  async clientBalances(q: Queryable, clientId: string, asOf?: Date): Promise<ClientAssetBalance[]> {
+    const rows = asOf ? await this.accountBalancesAsOf(q, clientId, asOf) : await this.accountBalancesNow(q, clientId);
+    const byAsset = new Map<string, ClientAssetBalance>();
+    for (const asset of this.assets.list()) {
+      byAsset.set(asset.code, { asset: asset.code, entitlement: { total: 0n, held: 0n, available: 0n }, holdings: { hot: 0n, cold: 0n, total: 0n } });
+    }
+    for (const r of rows) {
+      const b = byAsset.get(r.asset);
+      if (!b) continue;
+      if (r.kind === 'client_entitlement') b.entitlement = { total: r.balance, held: r.held, available: r.balance - r.held };
+      if (r.kind === 'client_wallet_hot') b.holdings.hot = r.balance;
+      if (r.kind === 'client_wallet_cold') b.holdings.cold = r.balance;
+      b.holdings.total = b.holdings.hot + b.holdings.cold;
+    }
+    return [...byAsset.values()];
+  }
+
+  private async accountBalancesNow(q: Queryable, clientId: string): Promise<AccountBalance[]> {
+    const { rows } = await q.query<{ id: number; kind: string; asset: string; balance: bigint; held: bigint }>(
+      'select id, kind, asset, balance, held from accounts where client_id = $1', [clientId]);
+    return rows.map((r) => ({ accountId: r.id, kind: r.kind, asset: r.asset, balance: r.balance, held: r.held }));
+  }
+
+  private async accountBalancesAsOf(q: Queryable, clientId: string, asOf: Date): Promise<AccountBalance[]> {
+    const { rows } = await q.query<{ id: number; kind: string; asset: string; balance: bigint | null; held: bigint | null }>(
+      `select a.id, a.kind, a.asset,
+         (select p.balance_after from postings p where p.account_id = a.id and p.created_at <= $2 order by p.id desc limit 1) as balance,
+         (select sum(h.amount) from holds h where h.account_id = a.id and h.created_at <= $2
+            and (h.resolved_at is null or h.resolved_at > $2)) as held
+       from accounts a where a.client_id = $1`, [clientId, asOf]);
+    return rows.map((r) => ({ accountId: r.id, kind: r.kind, asset: r.asset, balance: r.balance ?? 0n, held: r.held ?? 0n }));
+  }
+
+  async getEntry(q: Queryable, entryId: number): Promise<JournalEntry | undefined> {
+    const entries = await this.listEntries(q, { entryId, limit: 1 });
+    return entries[0];
+  }
+
+  async listEntries(q: Queryable, filter: { entryId?: number; accountId?: number; clientId?: string; afterId?: number; limit: number }): Promise<JournalEntry[]> {
+    const limit = Math.min(Math.max(filter.limit, 1), MAX_LIST);
+    const { rows } = await q.query<{
+      id: number; idempotency_id: string; type: EntryType; cause: Record<string, unknown>; memo: string | null;
+      entry_hash: string; reverses_entry_id: number | null; created_at: Date; postings: {
+        accountId: number; accountCode: string; asset: string; book: string; amount: string; balanceAfter: string }[];
+    }>(
+      `select e.*, (select json_agg(json_build_object('accountId', p.account_id, 'accountCode', a.code, 'asset', p.asset,
+                 'book', p.book, 'amount', p.amount::text, 'balanceAfter', p.balance_after::text) order by p.id)
+               from postings p join accounts a on a.id = p.account_id where p.entry_id = e.id) as postings
+       from journal_entries e
+       where ($1::bigint is null or e.id = $1)
+         and ($2::bigint is null or e.id > $2)
+         and ($3::bigint is null or exists (select 1 from postings p where p.entry_id = e.id and p.account_id = $3))
+         and ($4::uuid is null or exists (select 1 from postings p join accounts a on a.id = p.account_id
+                                          where p.entry_id = e.id and a.client_id = $4))
+       order by e.id limit $5`,
+      [filter.entryId ?? null, filter.afterId ?? null, filter.accountId ?? null, filter.clientId ?? null, limit]);
+    return rows.map((r) => ({
+      id: r.id, idempotencyId: r.idempotency_id, type: r.type, cause: r.cause, memo: r.memo, entryHash: r.entry_hash,
+      reversesEntryId: r.reverses_entry_id, createdAt: r.created_at,
+      postings: (r.postings ?? []).map((p) => ({ ...p, amount: BigInt(p.amount), balanceAfter: BigInt(p.balanceAfter) })),
+    }));
+  }
+
+  /** Σ balances per asset and book over all accounts: zero when the books are whole (SEG-06). */
+  async controlTotals(q: Queryable): Promise<{ asset: string; book: string; total: bigint }[]> {
+    const { rows } = await q.query<{ asset: string; book: string; total: bigint }>(
+      'select asset, book, sum(balance) as total from accounts group by asset, book order by asset, book');
+    return rows;
+  }
+}
