@@ -68,6 +68,7 @@ export function domainErrorFromPg(error: unknown): DomainError | undefined {
     return new DomainError('INSUFFICIENT_FUNDS', 'the balance cannot cover this');
   }
   // invalid_text_representation / numeric out of range on user-supplied values
-  if (e.code === '22P02' || e.code === '22003') return new DomainError('BAD_ARGUMENT', 'a value is out of range or malformed');
+  // 22021/22P05: bytes or escapes Postgres text cannot hold
+  if (e.code === '22P02' || e.code === '22003' || e.code === '22021' || e.code === '22P05') return new DomainError('BAD_ARGUMENT', 'a value is out of range or malformed');
   return undefined;
 }

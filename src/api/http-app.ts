@@ -1,0 +1,236 @@
+// Builds the Express app from route declarations: auth → role → validation → idempotency →
+// handler in one transaction → audit. Every failure is problem+json with a stable code; only an
+// unexpected error is a 500, logged in full with an error id.
+import { randomUUID } from 'node:crypto';
+import express, { type Request, type Response, type NextFunction } from 'express';
+import type pg from 'pg';
+import type { z } from 'zod';
+import type { Logger } from '../platform/logger.ts';
+import { DomainError, domainErrorFromPg, isDomainError, type ErrorCode } from '../platform/errors.ts';
+import { hashOf } from '../platform/canonical.ts';
+import type { ApiKeyService, Actor } from '../auth/api-keys.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { RouteDef, RouteResult } from './route.ts';
+import { problem, statusFor } from './http-errors.ts';
+import type { HttpMetrics } from './metrics.ts';
+
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,255}$/;
+const RETRYABLE_PG = new Set(['40001', '40P01']);
+const MAX_ATTEMPTS = 3;
+
+export interface HttpAppDeps {
+  routes: readonly RouteDef[];
+  pool: pg.Pool;
+  apiKeys: ApiKeyService;
+  audit: AuditLog;
+  metrics: HttpMetrics;
+  log: Logger;
+  bodyLimitBytes: number;
+}
+
+function json(res: Response, status: number, body: unknown, contentType = 'application/json'): void {
+  res.status(status).type(contentType).send(JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)));
+}
+
+function sendProblem(res: Response, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): void {
+  json(res, statusFor(code), problem(code, detail, extra), 'application/problem+json');
+}
+
+function validationDetail(where: string, error: z.ZodError): { detail: string; errors: { path: string; message: string }[] } {
+  const errors = error.issues.slice(0, 20).map((i) => ({ path: [where, ...i.path.map(String)].join('.'), message: i.message }));
+  return { detail: `invalid ${where}: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors };
+}
+
+function bearer(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  if (typeof header === 'string' && header.startsWith('Bearer ')) return header.slice(7).trim();
+  const alt = req.headers['x-api-key'];
+  return typeof alt === 'string' ? alt.trim() : undefined;
+}
+
+export function buildHttpApp(deps: HttpAppDeps): express.Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', 'simple');
+
+  app.use((req, res, next) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = (req.route as { path?: string } | undefined)?.path ?? 'unmatched';
+      deps.metrics.requests.inc({ method: req.method, route, status: String(res.statusCode) });
+      deps.metrics.duration.observe({ method: req.method, route }, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    next();
+  });
+  app.use(express.json({ limit: deps.bodyLimitBytes, strict: true, type: ['application/json', 'application/*+json'] }));
+
+  for (const route of deps.routes) {
+    app[route.method](route.path, (req: Request, res: Response, next: NextFunction) => {
+      handle(route, req, res).catch(next);
+    });
+  }
+
+  app.use((req: Request, res: Response) => {
+    sendProblem(res, 'NOT_FOUND', `no route ${req.method} ${req.path}`);
+  });
+
+  // Body parser errors and anything unexpected.
+  app.use((error: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = error as { type?: string; status?: number; expose?: boolean };
+    if (e && typeof e === 'object' && typeof e.type === 'string') {
+      if (e.type === 'entity.parse.failed') return sendProblem(res, 'VALIDATION_FAILED', 'the body is not valid JSON');
+      if (e.type === 'entity.too.large') return sendProblem(res, 'PAYLOAD_TOO_LARGE', `the body exceeds ${deps.bodyLimitBytes} bytes`);
+      if (e.type === 'charset.unsupported' || e.type === 'encoding.unsupported') return sendProblem(res, 'UNSUPPORTED_MEDIA_TYPE', 'unsupported charset or encoding');
+      if (e.status && e.status >= 400 && e.status < 500) return sendProblem(res, 'VALIDATION_FAILED', 'the request could not be read');
+    }
+    if (error instanceof URIError) return sendProblem(res, 'VALIDATION_FAILED', 'malformed URL encoding');
+    const errorId = randomUUID();
+    deps.log.error({ err: error, errorId, method: req.method, path: req.path }, 'unhandled error');
+    if (!res.headersSent) sendProblem(res, 'INTERNAL', 'internal error', { errorId });
+  });
+
+  async function authenticate(route: RouteDef, req: Request): Promise<Actor | null> {
+    if (route.roles === 'public') return null;
+    const secret = bearer(req);
+    if (!secret) throw new DomainError('UNAUTHENTICATED', 'an API key is required (Authorization: Bearer …)');
+    const actor = await deps.apiKeys.authenticate(secret);
+    if (!actor) throw new DomainError('UNAUTHENTICATED', 'unknown or revoked API key');
+    if (!route.roles.includes(actor.role)) {
+      throw new DomainError('FORBIDDEN', `role ${actor.role} may not call ${route.method.toUpperCase()} ${route.path}`, { allowedRoles: route.roles });
+    }
+    return actor;
+  }
+
+  /** Postgres text cannot hold U+0000; refuse it at the edge for every field of every route. */
+  function containsNul(value: unknown, depth = 0): boolean {
+    if (depth > 32) return true;
+    if (typeof value === 'string') return value.includes('\u0000');
+    if (Array.isArray(value)) return value.some((v) => containsNul(v, depth + 1));
+    if (value && typeof value === 'object') return Object.entries(value).some(([k, v]) => k.includes('\u0000') || containsNul(v, depth + 1));
+    return false;
+  }
+
+  function parse(route: RouteDef, req: Request): { params: unknown; query: unknown; body: unknown } {
+    if (containsNul(req.params) || containsNul(req.query) || containsNul(req.body)) {
+      throw new DomainError('VALIDATION_FAILED', 'the request contains a NUL character');
+    }
+    const out: { params: unknown; query: unknown; body: unknown } = { params: undefined, query: undefined, body: undefined };
+    const parts = [['params', route.params, req.params], ['query', route.query, req.query], ['body', route.body, req.body]] as const;
+    for (const [where, schema, value] of parts) {
+      if (!schema) {
+        if (where === 'body' && value !== undefined && !(typeof value === 'object' && value !== null && Object.keys(value).length === 0)) {
+          throw new DomainError('VALIDATION_FAILED', 'this route takes no body');
+        }
+        if (where === 'query' && value && typeof value === 'object' && Object.keys(value).length > 0) {
+          throw new DomainError('VALIDATION_FAILED', 'this route takes no query parameters');
+        }
+        continue;
+      }
+      const result = schema.safeParse(where === 'body' && value === undefined ? undefined : value);
+      if (!result.success) {
+        const { detail, errors } = validationDetail(where, result.error);
+        throw new DomainError('VALIDATION_FAILED', detail, { errors });
+      }
+      out[where] = result.data;
+    }
+    return out;
+  }
+
+  async function handle(route: RouteDef, req: Request, res: Response): Promise<void> {
+    let actor: Actor | null;
+    let input: { params: unknown; query: unknown; body: unknown };
+    try {
+      actor = await authenticate(route, req);
+      input = parse(route, req);
+    } catch (error) {
+      if (isDomainError(error)) return sendProblem(res, error.code, error.message, error.data);
+      throw error;
+    }
+    const actorLabel = actor ? `apikey:${actor.keyId}` : 'public';
+    const requestHash = hashOf({ method: route.method, path: req.path, body: req.body ?? null });
+
+    if (!route.mutating) {
+      try {
+        const result = await route.handler({ ...input, actor, actorLabel, q: deps.pool, requestHash, idempotencyId: '' });
+        return send(res, result);
+      } catch (error) {
+        const domain = isDomainError(error) ? error : domainErrorFromPg(error);
+        if (domain) return sendProblem(res, domain.code, domain.message, domain.data);
+        throw error;
+      }
+    }
+
+    const key = req.headers['idempotency-key'];
+    if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
+      return sendProblem(res, 'IDEMPOTENCY_KEY_REQUIRED', 'mutating calls need an Idempotency-Key header of 1-255 characters [A-Za-z0-9_.:-]');
+    }
+    const keyId = actor?.keyId;
+    if (!keyId) throw new Error('mutating routes must not be public');
+    const idempotencyId = `api:${keyId}:${key}`;
+    const action = `${route.method.toUpperCase()} ${route.path}`;
+
+    for (let attempt = 1; ; attempt++) {
+      const client = await deps.pool.connect();
+      let released = false;
+      try {
+        await client.query('begin');
+        const inserted = await client.query(
+          `insert into idempotency_keys (api_key_id, key, method, path, request_hash) values ($1, $2, $3, $4, $5)
+           on conflict do nothing returning 1`, [keyId, key, route.method, req.path, requestHash]);
+        if (inserted.rowCount === 0) {
+          const { rows } = await client.query<{ request_hash: string; status_code: number; response: unknown }>(
+            'select request_hash, status_code, response from idempotency_keys where api_key_id = $1 and key = $2', [keyId, key]);
+          await client.query('commit');
+          const first = rows[0]!;
+          if (first.request_hash !== requestHash) {
+            return sendProblem(res, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with another request');
+          }
+          res.setHeader('Idempotent-Replayed', 'true');
+          return json(res, first.status_code, first.response, first.status_code >= 400 ? 'application/problem+json' : 'application/json');
+        }
+        const result = await route.handler({ ...input, actor, actorLabel, q: client, requestHash, idempotencyId });
+        const body = JSON.parse(JSON.stringify(result.body ?? null, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as unknown;
+        await client.query(
+          `with u as (update idempotency_keys set status_code = $3, response = $4 where api_key_id = $1 and key = $2 returning 1)
+           select audit_append($5, $6, $7, $8, 'ok', $9) from u`,
+          [keyId, key, result.status, JSON.stringify(body), actorLabel, action, result.subject ?? null, requestHash,
+            { status: result.status, idempotencyKey: key, path: req.path }]);
+        await client.query('commit');
+        return send(res, { ...result, body });
+      } catch (error) {
+        await client.query('rollback').catch(() => undefined);
+        client.release();
+        released = true;
+        const pgCode = (error as { code?: string }).code;
+        if (pgCode && RETRYABLE_PG.has(pgCode) && attempt < MAX_ATTEMPTS) continue;
+        const domain = isDomainError(error) ? error : domainErrorFromPg(error);
+        if (!domain) throw error;
+        const status = statusFor(domain.code);
+        // Malformed or unknown references change nothing, not even the audit log.
+        if (status !== 409 && status !== 422) return sendProblem(res, domain.code, domain.message, domain.data);
+        // A refused call is an outcome too: remember it for replays and record it in the audit log.
+        const body = problem(domain.code, domain.message, domain.data);
+        await deps.pool.query(
+          `with i as (insert into idempotency_keys (api_key_id, key, method, path, request_hash, status_code, response)
+                      values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing returning 1)
+           select audit_append($8, $9, null, $5, $10, $11) from i`,
+          [keyId, key, route.method, req.path, requestHash, body.status, JSON.stringify(body), actorLabel, action,
+            `rejected:${domain.code}`, { status: body.status, idempotencyKey: key, path: req.path }]);
+        return json(res, body.status, body, 'application/problem+json');
+      } finally {
+        if (!released) client.release();
+      }
+    }
+  }
+
+  function send(res: Response, result: RouteResult): void {
+    if (result.contentType && typeof result.body === 'string') {
+      res.status(result.status).type(result.contentType).send(result.body);
+      return;
+    }
+    json(res, result.status, result.body);
+  }
+
+  return app;
+}

@@ -1,0 +1,78 @@
+// Composition root: stores → services → routes → HTTP app. Nothing else news up a service.
+import type pg from 'pg';
+import type express from 'express';
+import type { Config } from './platform/config.ts';
+import type { Logger } from './platform/logger.ts';
+import { AssetRegistry } from './assets/asset-registry.ts';
+import { LedgerService } from './ledger/ledger-service.ts';
+import { ClientService } from './clients/client-service.ts';
+import { ApiKeyService } from './auth/api-keys.ts';
+import { AuditLog } from './audit/audit-log.ts';
+import { createMetrics } from './api/metrics.ts';
+import { buildHttpApp } from './api/http-app.ts';
+import type { RouteDef } from './api/route.ts';
+import { systemRoutes } from './api/system-routes.ts';
+import { ledgerRoutes } from './ledger/ledger-routes.ts';
+import { clientRoutes } from './clients/client-routes.ts';
+import { apiKeyRoutes } from './auth/api-key-routes.ts';
+import { assetRoutes } from './assets/asset-routes.ts';
+import { auditRoutes } from './audit/audit-routes.ts';
+
+export const VERSION = '0.1.0';
+
+export interface Amanat {
+  http: express.Express;
+  routes: readonly RouteDef[];
+  services: { assets: AssetRegistry; ledger: LedgerService; clients: ClientService; apiKeys: ApiKeyService; audit: AuditLog };
+  /** Hold expiry and audit sealing loops. */
+  startBackground(): void;
+  stopBackground(): Promise<void>;
+}
+
+export async function createAmanat(deps: { pool: pg.Pool; config: Config; log: Logger }): Promise<Amanat> {
+  const { pool, config, log } = deps;
+  const assets = new AssetRegistry(pool);
+  await assets.load();
+  const ledger = new LedgerService(pool, assets);
+  const clients = new ClientService(ledger);
+  const apiKeys = new ApiKeyService(pool, config.auth.apiKeyCacheMs);
+  const audit = new AuditLog(pool);
+  const metrics = createMetrics();
+
+  const routes: RouteDef[] = [];
+  routes.push(
+    ...systemRoutes({ pool, metrics, allRoutes: () => routes, version: VERSION }),
+    ...apiKeyRoutes({ apiKeys }),
+    ...assetRoutes({ assets }),
+    ...clientRoutes({ clients }),
+    ...ledgerRoutes({ ledger, clients, assets, config }),
+    ...auditRoutes({ audit }),
+  );
+  const http = buildHttpApp({ routes, pool, apiKeys, audit, metrics, log, bodyLimitBytes: config.http.bodyLimitBytes });
+
+  const timers: NodeJS.Timeout[] = [];
+  const running = new Set<Promise<unknown>>();
+  const loop = (name: string, everyMs: number, work: () => Promise<unknown>) => {
+    let busy = false;
+    timers.push(setInterval(() => {
+      if (busy) return;
+      busy = true;
+      const p = work().catch((err: unknown) => log.error({ err, loop: name }, 'background loop failed')).finally(() => { busy = false; running.delete(p); });
+      running.add(p);
+    }, everyMs));
+  };
+
+  return {
+    http,
+    routes,
+    services: { assets, ledger, clients, apiKeys, audit },
+    startBackground() {
+      loop('hold-expiry', config.ledger.expiryIntervalMs, () => ledger.expireHolds(1000));
+      loop('audit-seal', config.audit.sealIntervalMs, () => audit.seal(10_000));
+    },
+    async stopBackground() {
+      for (const t of timers.splice(0)) clearInterval(t);
+      await Promise.allSettled([...running]);
+    },
+  };
+}

@@ -1,0 +1,77 @@
+// `npm run amanat -- <command>`: operator commands.
+//   audit verify [--json]   walk the audit chain and journal hashes; exit 1 naming the first bad row
+//   audit seal              seal pending audit rows into the chain now
+//   keys create --role R --name N   create an API key (prints the secret once)
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { loadConfig } from './platform/config.ts';
+import { createLogger } from './platform/logger.ts';
+import { createPool, openDatabase } from './platform/db.ts';
+import { readRuntime } from './platform/runtime-file.ts';
+import { AuditLog } from './audit/audit-log.ts';
+import { ApiKeyService, ROLES, type Role } from './auth/api-keys.ts';
+import { inTransaction } from './platform/tx.ts';
+
+const USAGE = `usage: amanat <command>
+  audit verify [--json]             verify the audit hash chain and the journal entry hashes
+  audit seal                        seal pending audit rows into the chain
+  keys create --role ROLE --name N  create an API key (${ROLES.join(', ')})`;
+
+async function withPool<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const running = config.database.url ? undefined : readRuntime(config.dataDir);
+  if (config.database.url || running) {
+    const url = config.database.appUrl ?? running?.appUrl ?? config.database.url!;
+    const pool = createPool(url, 2, config.database.appUrl || running ? {} : { setRole: 'amanat_app' });
+    try { return await fn(pool); } finally { await pool.end(); }
+  }
+  // No service running: start the embedded Postgres on the same data dir for the duration.
+  const db = await openDatabase(config, createLogger('warn', 'amanat-cli'));
+  try { return await fn(db.app); } finally { await db.close(); }
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: { json: { type: 'boolean', default: false }, role: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', default: false } },
+  });
+  const [group, command] = positionals;
+  if (values.help || !group) { process.stdout.write(`${USAGE}\n`); return values.help ? 0 : 2; }
+
+  if (group === 'audit' && command === 'verify') {
+    const report = await withPool((pool) => new AuditLog(pool).verify());
+    if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    else if (report.ok) {
+      process.stdout.write(`audit chain OK: ${report.checkedRows} rows chained (head ${report.headSeq} ${report.headHash}), ${report.unsealedRows} awaiting sealing; ${report.entries.checked} journal entries match their hashes\n`);
+    } else {
+      if (report.firstProblem) {
+        const p = report.firstProblem;
+        process.stdout.write(`audit chain BROKEN: ${p.problem} at audit row ${p.auditId ?? '-'} (chain link ${p.seq ?? '-'}): ${p.detail}\n`);
+      }
+      if (report.entries.firstBadEntryId !== undefined) {
+        process.stdout.write(`journal BROKEN: entry ${report.entries.firstBadEntryId} does not match its hash or has no audit record\n`);
+      }
+    }
+    return report.ok ? 0 : 1;
+  }
+  if (group === 'audit' && command === 'seal') {
+    const n = await withPool(async (pool) => { const a = new AuditLog(pool); let total = 0; let k; while ((k = await a.seal()) > 0) total += k; return total; });
+    process.stdout.write(`sealed ${n} audit rows\n`);
+    return 0;
+  }
+  if (group === 'keys' && command === 'create') {
+    const role = values.role as Role | undefined;
+    if (!role || !ROLES.includes(role) || !values.name) { process.stderr.write(`${USAGE}\n`); return 2; }
+    const { key, secret } = await withPool((pool) => inTransaction(pool, (q) => new ApiKeyService(pool, 0).create(q, { name: values.name!, role, createdBy: null })));
+    process.stdout.write(`created ${key.role} key ${key.id} (${key.name}); secret (shown once):\n${secret}\n`);
+    return 0;
+  }
+  process.stderr.write(`${USAGE}\n`);
+  return 2;
+}
+
+main(process.argv.slice(2)).then((code) => process.exit(code), (error: unknown) => {
+  process.stderr.write(`amanat: ${(error as Error).message}\n`);
+  process.exit(1);
+});
+
