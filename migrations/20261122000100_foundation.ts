@@ -285,65 +285,6 @@ begin
   raise exception '%: %', code, detail using errcode = 'P0001';
 end $$;
 
--- Applies validated postings to locked accounts and writes them. Internal: not granted.
--- p_postings: [{accountId, amount}] with amounts as decimal strings.
-create function ledger_apply_postings(p_entry_id bigint, p_postings jsonb, p_type text)
-returns void language plpgsql set search_path = public as $$
-declare
-  n integer := jsonb_array_length(p_postings);
-  roots text[];
-  acct record;
-  item record;
-  bad record;
-  now_ts timestamptz := clock_timestamp();
-begin
-  if n < 2 or n > 64 then
-    perform ledger_raise('ENTRY_POSTINGS_COUNT', 'an entry has 2 to 64 postings');
-  end if;
-  if exists (select 1 from jsonb_array_elements(p_postings) e
-             where e->>'accountId' is null or e->>'amount' is null
-                or (e->>'amount')::numeric = 0 or (e->>'amount')::numeric <> trunc((e->>'amount')::numeric)) then
-    perform ledger_raise('ENTRY_BAD_POSTING', 'every posting needs an account and a non-zero integer amount');
-  end if;
-  -- Lock the accounts in id order so concurrent entries cannot deadlock.
-  perform 1 from accounts a
-    where a.id in (select (e->>'accountId')::bigint from jsonb_array_elements(p_postings) e)
-    order by a.id for update;
-  if exists (select 1 from jsonb_array_elements(p_postings) e
-             where not exists (select 1 from accounts a where a.id = (e->>'accountId')::bigint)) then
-    perform ledger_raise('ACCOUNT_NOT_FOUND', 'a posting names an unknown account');
-  end if;
-  select a.asset, a.book, sum((e->>'amount')::numeric(78,0)) as total into bad
-    from jsonb_array_elements(p_postings) e join accounts a on a.id = (e->>'accountId')::bigint
-    group by a.asset, a.book having sum((e->>'amount')::numeric(78,0)) <> 0 limit 1;
-  if found then
-    perform ledger_raise('UNBALANCED_ENTRY', format('asset %s book %s sums to %s', bad.asset, bad.book, bad.total));
-  end if;
-  select array_agg(distinct a.root) into roots
-    from jsonb_array_elements(p_postings) e join accounts a on a.id = (e->>'accountId')::bigint;
-  if 'client_trust' = any(roots) and 'house' = any(roots) and not (p_type = any(ledger_cross_root_types())) then
-    perform ledger_raise('CROSS_ROOT_NOT_ALLOWED', format('entry type %s may not move value between client trust and house', p_type));
-  end if;
-  -- Apply per account (several postings may hit one account).
-  for item in select (e->>'accountId')::bigint as account_id, sum((e->>'amount')::numeric(78,0)) as delta
-              from jsonb_array_elements(p_postings) e group by 1 order by 1 loop
-    select id, balance, held, may_go_negative into acct from accounts where id = item.account_id;
-    if not acct.may_go_negative and (acct.balance + item.delta < 0 or acct.balance + item.delta - acct.held < 0) then
-      perform ledger_raise('INSUFFICIENT_FUNDS', format('account %s would have %s available', acct.id, acct.balance + item.delta - acct.held));
-    end if;
-    update accounts set balance = balance + item.delta where id = item.account_id;
-  end loop;
-  insert into postings (entry_id, account_id, asset, book, amount, balance_after, created_at)
-    select p_entry_id, p.account_id, a.asset, a.book, p.amount,
-           a.balance - coalesce(sum(p.amount) over (partition by p.account_id order by p.ord
-                                 rows between 1 following and unbounded following), 0),
-           now_ts
-    from (select ord, (e->>'accountId')::bigint as account_id, (e->>'amount')::numeric(78,0) as amount
-          from jsonb_array_elements(p_postings) with ordinality as t(e, ord)) p
-    join accounts a on a.id = p.account_id
-    order by p.ord;
-end $$;
-
 create function ledger_entry_hash(p_idempotency_id text, p_type text, p_postings jsonb, p_cause jsonb) returns text
 language sql immutable as $$
   select encode(sha256(convert_to(jsonb_build_array(p_idempotency_id, p_type,
@@ -352,37 +293,119 @@ language sql immutable as $$
      from jsonb_array_elements(p_postings) e), coalesce(p_cause, '{}'::jsonb))::text, 'UTF8')), 'hex')
 $$;
 
--- Posts one journal entry. Idempotent on idempotencyId: the same request again returns the
--- first entry; another request under the same id raises IDEMPOTENCY_CONFLICT.
--- p = {idempotencyId, type, postings:[{accountId, amount}], cause, memo, requestHash, actor, reversesEntryId}
-create function ledger_post_entry(p jsonb) returns jsonb
+-- The entries of a batch, in order.
+create function ledger_batch_entries(p jsonb)
+returns table (ord integer, idempotency_id text, type text, cause jsonb, memo text, request_hash text, actor text,
+               reverses_entry_id bigint, postings jsonb)
+language sql immutable as $$
+  select t.ord::integer - 1, e->>'idempotencyId', e->>'type', coalesce(e->'cause', '{}'::jsonb), e->>'memo', e->>'requestHash',
+         coalesce(e->>'actor', 'system'), (e->>'reversesEntryId')::bigint, e->'postings'
+  from jsonb_array_elements(p) with ordinality as t(e, ord)
+$$;
+
+-- The postings of a batch, in order.
+create function ledger_batch_postings(p jsonb)
+returns table (entry_ord integer, posting_ord integer, idempotency_id text, type text, account_id bigint, amount numeric(78,0))
+language sql immutable as $$
+  select t.ord::integer - 1, u.pord::integer - 1, e->>'idempotencyId', e->>'type', (x->>'accountId')::bigint, (x->>'amount')::numeric(78,0)
+  from jsonb_array_elements(p) with ordinality as t(e, ord),
+       jsonb_array_elements(e->'postings') with ordinality as u(x, pord)
+$$;
+
+-- Posts a batch of journal entries (1..1000) in one call, set-based, all or nothing.
+-- Each entry: {idempotencyId, type, postings:[{accountId, amount}], cause, memo, requestHash, actor, reversesEntryId}.
+-- Idempotent per entry: an idempotency id seen before with the same request hash returns the first
+-- entry (replayed), with another request hash raises IDEMPOTENCY_CONFLICT. Refusals name the batch index.
+create function ledger_post_entries(p jsonb) returns jsonb
 language plpgsql security definer set search_path = public as $$
 declare
-  v_id bigint;
-  v_existing journal_entries;
-  v_hash text;
+  v_new jsonb;
+  v_bad record;
+  v_now timestamptz := clock_timestamp();
 begin
-  if p->>'idempotencyId' is null or p->>'type' is null or p->>'requestHash' is null or jsonb_typeof(p->'postings') <> 'array' then
-    perform ledger_raise('BAD_ARGUMENT', 'idempotencyId, type, requestHash and postings are required');
+  if jsonb_typeof(p) is distinct from 'array' or jsonb_array_length(p) < 1 or jsonb_array_length(p) > 1000 then
+    perform ledger_raise('BAD_ARGUMENT', 'a batch holds 1 to 1000 entries');
   end if;
-  v_hash := ledger_entry_hash(p->>'idempotencyId', p->>'type', p->'postings', p->'cause');
-  insert into journal_entries (idempotency_id, type, cause, memo, request_hash, entry_hash, reverses_entry_id)
-    values (p->>'idempotencyId', p->>'type', coalesce(p->'cause', '{}'::jsonb), p->>'memo', p->>'requestHash', v_hash,
-            (p->>'reversesEntryId')::bigint)
+  select e.ord into v_bad from ledger_batch_entries(p) e
+    where e.idempotency_id is null or e.type is null or e.request_hash is null or jsonb_typeof(e.postings) is distinct from 'array'
+    limit 1;
+  if found then perform ledger_raise('BAD_ARGUMENT', format('idempotencyId, type, requestHash and postings are required (batch index %s)', v_bad.ord)); end if;
+  select e.ord into v_bad from ledger_batch_entries(p) e where jsonb_array_length(e.postings) not between 2 and 64 limit 1;
+  if found then perform ledger_raise('ENTRY_POSTINGS_COUNT', format('an entry has 2 to 64 postings (batch index %s)', v_bad.ord)); end if;
+  select b.entry_ord into v_bad from ledger_batch_postings(p) b
+    where b.account_id is null or b.amount is null or b.amount = 0 or b.amount <> trunc(b.amount) limit 1;
+  if found then perform ledger_raise('ENTRY_BAD_POSTING', format('every posting needs an account and a non-zero integer amount (batch index %s)', v_bad.entry_ord)); end if;
+  select min(e.ord) as ord into v_bad from ledger_batch_entries(p) e group by e.idempotency_id having count(*) > 1 limit 1;
+  if found then perform ledger_raise('BAD_ARGUMENT', format('an idempotency id appears twice in the batch (batch index %s)', v_bad.ord)); end if;
+
+  -- New entries; the ones seen before are checked against their first request.
+  with ins as (
+    insert into journal_entries (idempotency_id, type, cause, memo, request_hash, entry_hash, reverses_entry_id)
+    select e.idempotency_id, e.type, e.cause, e.memo, e.request_hash, ledger_entry_hash(e.idempotency_id, e.type, e.postings, e.cause), e.reverses_entry_id
+    from ledger_batch_entries(p) e order by e.ord
     on conflict (idempotency_id) do nothing
-    returning id into v_id;
-  if v_id is null then
-    select * into v_existing from journal_entries where idempotency_id = p->>'idempotencyId';
-    if v_existing.request_hash <> p->>'requestHash' then
-      perform ledger_raise('IDEMPOTENCY_CONFLICT', 'this idempotency id was used for another entry');
+    returning id, idempotency_id, entry_hash
+  ) select coalesce(jsonb_object_agg(ins.idempotency_id, jsonb_build_array(ins.id, ins.entry_hash)), '{}'::jsonb) into v_new from ins;
+  select e.ord into v_bad from ledger_batch_entries(p) e join journal_entries j on j.idempotency_id = e.idempotency_id
+    where not (jsonb_exists(v_new, e.idempotency_id)) and j.request_hash <> e.request_hash order by e.ord limit 1;
+  if found then perform ledger_raise('IDEMPOTENCY_CONFLICT', format('this idempotency id was used for another entry (batch index %s)', v_bad.ord)); end if;
+
+  if v_new <> '{}'::jsonb then
+    -- Lock every account the new entries touch, in id order: concurrent batches cannot deadlock.
+    perform 1 from accounts a
+      where a.id in (select b.account_id from ledger_batch_postings(p) b where jsonb_exists(v_new, b.idempotency_id))
+      order by a.id for update;
+    select b.entry_ord into v_bad from ledger_batch_postings(p) b
+      where jsonb_exists(v_new, b.idempotency_id) and not exists (select 1 from accounts a where a.id = b.account_id) order by b.entry_ord limit 1;
+    if found then perform ledger_raise('ACCOUNT_NOT_FOUND', format('a posting names an unknown account (batch index %s)', v_bad.entry_ord)); end if;
+    select b.entry_ord, a.asset, a.book, sum(b.amount) as total into v_bad
+      from ledger_batch_postings(p) b join accounts a on a.id = b.account_id
+      where jsonb_exists(v_new, b.idempotency_id)
+      group by b.entry_ord, a.asset, a.book having sum(b.amount) <> 0 order by b.entry_ord limit 1;
+    if found then
+      perform ledger_raise('UNBALANCED_ENTRY', format('asset %s book %s sums to %s (batch index %s)', v_bad.asset, v_bad.book, v_bad.total, v_bad.entry_ord));
     end if;
-    return jsonb_build_object('entryId', v_existing.id, 'entryHash', v_existing.entry_hash, 'replayed', true);
+    select b.entry_ord, min(b.type) as type into v_bad
+      from ledger_batch_postings(p) b join accounts a on a.id = b.account_id
+      where jsonb_exists(v_new, b.idempotency_id)
+      group by b.entry_ord
+      having bool_or(a.root = 'client_trust') and bool_or(a.root = 'house') and not (min(b.type) = any(ledger_cross_root_types()))
+      order by b.entry_ord limit 1;
+    if found then
+      perform ledger_raise('CROSS_ROOT_NOT_ALLOWED', format('entry type %s may not move value between client trust and house (batch index %s)', v_bad.type, v_bad.entry_ord));
+    end if;
+    -- No bounded account may be overdrawn at any point of the batch, in batch order.
+    select r.entry_ord, r.account_id, r.after - r.held as available into v_bad from (
+      select b.entry_ord, b.account_id, a.held, a.may_go_negative,
+             a.balance + sum(b.amount) over (partition by b.account_id order by b.entry_ord, b.posting_ord) as after
+      from ledger_batch_postings(p) b join accounts a on a.id = b.account_id where jsonb_exists(v_new, b.idempotency_id)
+    ) r where not r.may_go_negative and (r.after < 0 or r.after - r.held < 0) order by r.entry_ord limit 1;
+    if found then
+      perform ledger_raise('INSUFFICIENT_FUNDS', format('account %s would have %s available (batch index %s)', v_bad.account_id, v_bad.available, v_bad.entry_ord));
+    end if;
+    insert into postings (entry_id, account_id, asset, book, amount, balance_after, created_at)
+      select (v_new->b.idempotency_id->>0)::bigint, b.account_id, a.asset, a.book, b.amount,
+             a.balance + sum(b.amount) over (partition by b.account_id order by b.entry_ord, b.posting_ord), v_now
+      from ledger_batch_postings(p) b join accounts a on a.id = b.account_id
+      where jsonb_exists(v_new, b.idempotency_id)
+      order by b.entry_ord, b.posting_ord;
+    update accounts a set balance = a.balance + d.delta
+      from (select b.account_id, sum(b.amount) as delta from ledger_batch_postings(p) b where jsonb_exists(v_new, b.idempotency_id) group by b.account_id) d
+      where a.id = d.account_id;
+    insert into audit_log (actor, action, subject, request_hash, outcome, details)
+      select e.actor, 'ledger.entry', (v_new->e.idempotency_id->>0), e.request_hash, 'ok',
+             jsonb_build_object('type', e.type, 'entryHash', v_new->e.idempotency_id->>1, 'idempotencyId', e.idempotency_id)
+      from ledger_batch_entries(p) e where jsonb_exists(v_new, e.idempotency_id) order by e.ord;
   end if;
-  perform ledger_apply_postings(v_id, p->'postings', p->>'type');
-  perform audit_append(coalesce(p->>'actor', 'system'), 'ledger.entry', v_id::text, p->>'requestHash', 'ok',
-    jsonb_build_object('type', p->>'type', 'entryHash', v_hash, 'idempotencyId', p->>'idempotencyId'));
-  return jsonb_build_object('entryId', v_id, 'entryHash', v_hash, 'replayed', false);
+
+  return (select jsonb_agg(jsonb_build_object('entryId', j.id, 'entryHash', j.entry_hash, 'replayed', not (jsonb_exists(v_new, e.idempotency_id))) order by e.ord)
+          from ledger_batch_entries(p) e join journal_entries j on j.idempotency_id = e.idempotency_id);
 end $$;
+
+create function ledger_post_entry(p jsonb) returns jsonb
+language sql security definer set search_path = public as $$
+  select ledger_post_entries(jsonb_build_array(p))->0
+$$;
 
 -- Places a two-phase hold on an account: compare-and-set on the available balance.
 -- p = {idempotencyId, accountId, amount, expiresAt, reference, requestHash, actor}
@@ -529,8 +552,7 @@ grant insert, update on clients to amanat_app;
 grant update (state, contract_address, updated_at) on assets to amanat_app;
 grant insert, update on api_keys to amanat_app;
 grant insert, update, delete on idempotency_keys to amanat_app;
-revoke all on function ledger_apply_postings(bigint, jsonb, text) from public;
-grant execute on function ledger_post_entry(jsonb), ledger_place_hold(jsonb), ledger_release_hold(uuid, text, text),
+grant execute on function ledger_post_entry(jsonb), ledger_post_entries(jsonb), ledger_place_hold(jsonb), ledger_release_hold(uuid, text, text),
   ledger_post_hold(jsonb), ledger_expire_holds(integer), ledger_open_client_accounts(uuid, text),
   ledger_open_system_accounts(text), audit_append(text, text, text, text, text, jsonb), audit_seal(integer),
   audit_row_hash(audit_log), ledger_entry_hash(text, text, jsonb, jsonb), ledger_cross_root_types()

@@ -142,6 +142,22 @@ export class LedgerService {
     return rows[0]!.r;
   }
 
+  /** Posts up to 1,000 entries in one round trip; all or nothing. */
+  async postEntries(q: Queryable, inputs: EntryInput[]): Promise<EntryResult[]> {
+    if (inputs.length < 1 || inputs.length > 1000) throw new DomainError('BAD_ARGUMENT', 'a batch holds 1 to 1000 entries');
+    const payload = inputs.map((input) => {
+      if (input.postings.length < 2 || input.postings.length > 64) throw new DomainError('ENTRY_POSTINGS_COUNT', 'an entry has 2 to 64 postings');
+      const postings = input.postings.map((p) => ({ accountId: p.accountId, amount: p.amount.toString() }));
+      return {
+        idempotencyId: input.idempotencyId, type: input.type, postings, cause: input.cause ?? {}, memo: input.memo ?? null,
+        requestHash: hashOf({ type: input.type, postings, cause: input.cause ?? {}, memo: input.memo ?? null }),
+        actor: input.actor, reversesEntryId: input.reversesEntryId ?? null,
+      };
+    });
+    const { rows } = await call(() => q.query<{ r: EntryResult[] }>('select ledger_post_entries($1) as r', [JSON.stringify(payload)]));
+    return rows[0]!.r;
+  }
+
   async placeHold(q: Queryable, input: {
     idempotencyId: string; clientId: string; asset: string; amount: bigint; expiresAt: Date;
     reference?: Record<string, unknown>; actor: string;

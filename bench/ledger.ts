@@ -1,0 +1,185 @@
+// npm run bench:ledger — prints, in one run on the same Postgres:
+//   1. holds placed per second over HTTP with 32 concurrent clients (p50/p99 latency),
+//   2. journal entries per second when posted in batches,
+//   3. pgbench's TPC-B tps (the reference), on the same server.
+// Figures are printed, not asserted: this is a benchmark, not a test.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, readFileSync, readdirSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { startPostgres, freePort } from '../src/platform/postgres-server.ts';
+import { createPool, ensureDatabase, migrate, setAppRolePassword, withDatabase, withUser, APP_ROLE } from '../src/platform/db.ts';
+import { AssetRegistry } from '../src/assets/asset-registry.ts';
+import { LedgerService, type EntryInput } from '../src/ledger/ledger-service.ts';
+
+const root = path.resolve(import.meta.dirname, '..');
+const HTTP_CLIENTS = 32;
+const HTTP_SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const BATCH_SIZE = 200;
+const BATCH_WORKERS = 4;
+const BATCH_SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const PGBENCH_SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const CLIENTS = 256;
+
+function findPgbench(): string {
+  const candidates = ['/usr/lib/postgresql'].filter(existsSync).flatMap((d) => readdirSync(d).map((v) => path.join(d, v, 'bin', 'pgbench')));
+  const found = [...candidates, '/usr/bin/pgbench'].find(existsSync);
+  if (!found) {
+    console.error('bench: pgbench is missing. Install it with: apt-get update && apt-get install -y postgresql-15');
+    process.exit(2);
+  }
+  return found;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+function request(agent: http.Agent, port: number, method: string, urlPath: string, key: string, body?: unknown, idem?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const data = body === undefined ? undefined : JSON.stringify(body);
+    const req = http.request({ host: '127.0.0.1', port, method, path: urlPath, agent, headers: {
+      authorization: `Bearer ${key}`, ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}),
+      ...(idem ? { 'idempotency-key': idem } : {}) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+    });
+    req.on('error', reject);
+    if (data) req.write(data);
+    req.end();
+  });
+}
+
+async function main(): Promise<void> {
+  const pgbench = findPgbench();
+  const tmp = path.join(root, '.tmp', `bench-${process.pid}`);
+  mkdirSync(tmp, { recursive: true });
+  const password = randomBytes(12).toString('hex');
+  const server = await startPostgres({ dataDir: path.join(tmp, 'pg'), persistent: false, password });
+  let api: ChildProcess | undefined;
+  try {
+    console.log(`bench: Postgres 18 (embedded) on port ${server.port}; ${(await import('node:os')).cpus().length} cores`);
+    await ensureDatabase(server.baseUrl, 'amanat_bench');
+    const ownerUrl = withDatabase(server.baseUrl, 'amanat_bench');
+    await migrate(ownerUrl);
+    const appPassword = randomBytes(12).toString('hex');
+    await setAppRolePassword(ownerUrl, appPassword);
+    const appUrl = withUser(ownerUrl, APP_ROLE, appPassword);
+
+    // --- the API as its own process, as in production
+    const port = await freePort();
+    api = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')], {
+      cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, DATABASE_URL: ownerUrl, DATABASE_APP_URL: appUrl, HTTP_PORT: String(port), LOG_LEVEL: 'warn',
+        AMANAT_DATA_DIR: path.join(tmp, 'data'), DATABASE_POOL_MAX: '32', API_KEY_CACHE_MS: '5000' },
+    });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: HTTP_CLIENTS });
+    const keyFile = path.join(tmp, 'data', 'secrets', 'bootstrap-admin.key');
+    for (let i = 0; ; i++) {
+      try {
+        if (existsSync(keyFile) && (await request(agent, port, 'GET', '/readyz', '')).status === 200) break;
+      } catch { /* not up yet */ }
+      if (i > 600) throw new Error('the API did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const admin = readFileSync(keyFile, 'utf8').trim();
+    const exchange = JSON.parse((await request(agent, port, 'POST', '/v1/api-keys', admin, { name: 'bench', role: 'exchange' }, 'bench-key')).body).secret as string;
+
+    const clientIds: string[] = [];
+    for (let i = 0; i < CLIENTS; i++) {
+      const res = await request(agent, port, 'POST', '/v1/clients', exchange, { externalRef: `bench-${i}`, classification: 'retail', kzResident: true }, `bench-client-${i}`);
+      clientIds.push(JSON.parse(res.body).id as string);
+    }
+    const pool = createPool(appUrl, BATCH_WORKERS + 2);
+    const assets = new AssetRegistry(pool);
+    await assets.load();
+    const ledger = new LedgerService(pool, assets);
+    const world = await ledger.systemAccountId(pool, 'USDT', 'external_world');
+    const accounts: number[] = [];
+    for (const id of clientIds) accounts.push(await ledger.clientAccountId(pool, id, 'USDT'));
+    await ledger.postEntries(pool, accounts.map((a, i) => ({ idempotencyId: `bench-fund-${i}`, type: 'deposit', actor: 'bench',
+      postings: [{ accountId: world, amount: -(10n ** 15n) }, { accountId: a, amount: 10n ** 15n }] })));
+
+    // --- 1. HTTP holds
+    let seq = 0;
+    const latencies: number[] = [];
+    let errors = 0;
+    const worker = async (until: number, record: boolean) => {
+      while (Date.now() < until) {
+        const started = process.hrtime.bigint();
+        const res = await request(agent, port, 'POST', '/v1/holds', exchange,
+          { clientId: clientIds[seq % CLIENTS], asset: 'USDT', amount: '0.01', expiresInSeconds: 3600 }, `h-${++seq}`);
+        if (res.status !== 201) errors++;
+        if (record) latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
+      }
+    };
+    await Promise.all(Array.from({ length: HTTP_CLIENTS }, () => worker(Date.now() + 2000, false)));
+    const httpStart = Date.now();
+    await Promise.all(Array.from({ length: HTTP_CLIENTS }, () => worker(httpStart + HTTP_SECONDS * 1000, true)));
+    const httpSeconds = (Date.now() - httpStart) / 1000;
+    latencies.sort((a, b) => a - b);
+    const holdsPerSecond = latencies.length / httpSeconds;
+    agent.destroy();
+    api.kill('SIGTERM');
+    await new Promise((r) => api!.once('exit', r));
+    api = undefined;
+
+    // --- 2. batched journal entries (transfers between random clients)
+    let posted = 0;
+    let batchSeq = 0;
+    const batchWorker = async (until: number) => {
+      while (Date.now() < until) {
+        const batch: EntryInput[] = [];
+        for (let i = 0; i < BATCH_SIZE; i++) {
+          const n = ++batchSeq;
+          const from = accounts[(n * 7919) % CLIENTS]!;
+          let to = accounts[(n * 104729 + 1) % CLIENTS]!;
+          if (to === from) to = accounts[((n * 104729 + 2) % CLIENTS)]!;
+          batch.push({ idempotencyId: `bench-batch-${n}`, type: 'transfer', actor: 'bench', postings: [{ accountId: from, amount: -1n }, { accountId: to, amount: 1n }] });
+        }
+        await ledger.postEntries(pool, batch);
+        posted += batch.length;
+      }
+    };
+    await batchWorker(Date.now() + 1000);
+    posted = 0;
+    const batchStart = Date.now();
+    await Promise.all(Array.from({ length: BATCH_WORKERS }, () => batchWorker(batchStart + BATCH_SECONDS * 1000)));
+    const entriesPerSecond = posted / ((Date.now() - batchStart) / 1000);
+    await pool.end();
+
+    // --- 3. pgbench TPC-B on the same server
+    await ensureDatabase(server.baseUrl, 'pgbench');
+    const env = { ...process.env, PGPASSWORD: password };
+    const base = ['-h', '127.0.0.1', '-p', String(server.port), '-U', 'postgres'];
+    const init = spawnSync(pgbench, [...base, '-i', '-s', '10', '-q', 'pgbench'], { env, encoding: 'utf8' });
+    if (init.status !== 0) throw new Error(`pgbench -i failed: ${init.stderr}`);
+    const tpcb = (clients: number) => {
+      const run = spawnSync(pgbench, [...base, '-c', String(clients), '-j', '2', '-T', String(PGBENCH_SECONDS), 'pgbench'], { env, encoding: 'utf8' });
+      const tps = /tps = ([0-9.]+)/.exec(run.stdout);
+      if (!tps) throw new Error(`pgbench failed: ${run.stderr}`);
+      return Number(tps[1]);
+    };
+    const tps8 = tpcb(8);
+    const tps32 = tpcb(32);
+    const reference = Math.max(tps8, tps32);
+
+    const f = (n: number) => n.toFixed(0);
+    console.log('');
+    console.log('| measure | result | target |');
+    console.log('|---|---|---|');
+    console.log(`| pgbench TPC-B, 8 clients (reference) | ${f(tps8)} tps | |`);
+    console.log(`| pgbench TPC-B, 32 clients (reference) | ${f(tps32)} tps | |`);
+    console.log(`| HTTP holds, ${HTTP_CLIENTS} clients | ${f(holdsPerSecond)} holds/s = ${(holdsPerSecond / reference).toFixed(2)}× pgbench (best) | ≥ 1× |`);
+    console.log(`| HTTP holds latency | p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, ${errors} errors | p99 ≤ 20 ms |`);
+    console.log(`| batched journal entries (${BATCH_SIZE}/batch, ${BATCH_WORKERS} connections) | ${f(entriesPerSecond)} entries/s = ${(entriesPerSecond / reference).toFixed(2)}× pgbench (best) | ≥ 7× |`);
+  } finally {
+    if (api) api.kill('SIGKILL');
+    await server.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+await main();
