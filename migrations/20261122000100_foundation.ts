@@ -407,14 +407,22 @@ language sql security definer set search_path = public as $$
   select ledger_post_entries(jsonb_build_array(p))->0
 $$;
 
--- Places a two-phase hold on an account: compare-and-set on the available balance.
--- p = {idempotencyId, accountId, amount, expiresAt, reference, requestHash, actor}
+-- Places a two-phase hold on a client's entitlement: compare-and-set on the available balance.
+-- Returns the hold. p = {idempotencyId, accountId, amount, expiresAt, reference, requestHash, actor}
+create function ledger_hold_json(h holds) returns jsonb language sql stable as $$
+  -- Amounts as text: a JSON number would pass through a float on the way out.
+  select to_jsonb(h) - 'request_hash' || jsonb_build_object('client_id', a.client_id, 'asset', a.asset,
+    'amount', h.amount::text, 'posted_amount', h.posted_amount::text)
+  from accounts a where a.id = h.account_id
+$$;
+
 create function ledger_place_hold(p jsonb) returns jsonb
 language plpgsql security definer set search_path = public as $$
 declare
   v_hold holds;
   v_amount numeric(78,0) := (p->>'amount')::numeric(78,0);
   v_acct accounts;
+  v_client_state text;
 begin
   if v_amount is null or v_amount <= 0 then
     perform ledger_raise('BAD_ARGUMENT', 'a hold amount must be a positive integer');
@@ -429,12 +437,17 @@ begin
     if v_hold.request_hash <> p->>'requestHash' then
       perform ledger_raise('IDEMPOTENCY_CONFLICT', 'this idempotency id was used for another hold');
     end if;
-    return jsonb_build_object('holdId', v_hold.id, 'replayed', true);
+    return ledger_hold_json(v_hold) || '{"replayed": true}'::jsonb;
   end if;
   select * into v_acct from accounts where id = v_hold.account_id;
-  if not found then perform ledger_raise('ACCOUNT_NOT_FOUND', 'unknown account'); end if;
   if v_acct.may_go_negative or v_acct.book <> 'entitlement' then
     perform ledger_raise('HOLD_NOT_ALLOWED', 'holds are placed on bounded entitlement accounts only');
+  end if;
+  if v_acct.client_id is not null then
+    select state into v_client_state from clients where id = v_acct.client_id;
+    if v_client_state <> 'active' then
+      perform ledger_raise('CLIENT_NOT_ACTIVE', format('client %s is %s', v_acct.client_id, v_client_state));
+    end if;
   end if;
   update accounts set held = held + v_amount where id = v_hold.account_id and balance - held >= v_amount;
   if not found then
@@ -442,7 +455,7 @@ begin
   end if;
   perform audit_append(coalesce(p->>'actor', 'system'), 'ledger.hold.place', v_hold.id::text, p->>'requestHash', 'ok',
     jsonb_build_object('accountId', v_hold.account_id, 'amount', v_amount::text));
-  return jsonb_build_object('holdId', v_hold.id, 'replayed', false);
+  return ledger_hold_json(v_hold) || '{"replayed": false}'::jsonb;
 end $$;
 
 -- Releases a pending hold (void or expiry). Idempotent for a hold already in the target state.
@@ -552,7 +565,7 @@ grant insert, update on clients to amanat_app;
 grant update (state, contract_address, updated_at) on assets to amanat_app;
 grant insert, update on api_keys to amanat_app;
 grant insert, update, delete on idempotency_keys to amanat_app;
-grant execute on function ledger_post_entry(jsonb), ledger_post_entries(jsonb), ledger_place_hold(jsonb), ledger_release_hold(uuid, text, text),
+grant execute on function ledger_hold_json(holds), ledger_post_entry(jsonb), ledger_post_entries(jsonb), ledger_place_hold(jsonb), ledger_release_hold(uuid, text, text),
   ledger_post_hold(jsonb), ledger_expire_holds(integer), ledger_open_client_accounts(uuid, text),
   ledger_open_system_accounts(text), audit_append(text, text, text, text, text, jsonb), audit_seal(integer),
   audit_row_hash(audit_log), ledger_entry_hash(text, text, jsonb, jsonb), ledger_cross_root_types()

@@ -3,7 +3,7 @@
 // unexpected error is a 500, logged in full with an error id.
 import { randomUUID } from 'node:crypto';
 import express, { type Request, type Response, type NextFunction } from 'express';
-import type pg from 'pg';
+import pg from 'pg';
 import type { z } from 'zod';
 import type { Logger } from '../platform/logger.ts';
 import { DomainError, domainErrorFromPg, isDomainError, type ErrorCode } from '../platform/errors.ts';
@@ -14,6 +14,7 @@ import type { RouteDef, RouteResult } from './route.ts';
 import { problem, statusFor } from './http-errors.ts';
 import type { HttpMetrics } from './metrics.ts';
 
+const { escapeLiteral } = pg;
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,255}$/;
 const RETRYABLE_PG = new Set(['40001', '40P01']);
 const MAX_ATTEMPTS = 3;
@@ -174,11 +175,14 @@ export function buildHttpApp(deps: HttpAppDeps): express.Express {
       const client = await deps.pool.connect();
       let released = false;
       try {
-        await client.query('begin');
-        const inserted = await client.query(
-          `insert into idempotency_keys (api_key_id, key, method, path, request_hash) values ($1, $2, $3, $4, $5)
-           on conflict do nothing returning 1`, [keyId, key, route.method, req.path, requestHash]);
-        if (inserted.rowCount === 0) {
+        // One round trip: begin and claim the key. Literals are escaped by node-pg (multi-statement
+        // queries cannot take parameters); the key and hash were validated above.
+        const L = escapeLiteral;
+        const claimed = (await client.query(
+          `begin; insert into idempotency_keys (api_key_id, key, method, path, request_hash)
+           values (${L(keyId)}, ${L(key)}, ${L(route.method)}, ${L(req.path)}, ${L(requestHash)})
+           on conflict do nothing returning 1`)) as unknown as pg.QueryResult[];
+        if (claimed[1]!.rowCount === 0) {
           const { rows } = await client.query<{ request_hash: string; status_code: number; response: unknown }>(
             'select request_hash, status_code, response from idempotency_keys where api_key_id = $1 and key = $2', [keyId, key]);
           await client.query('commit');
@@ -191,12 +195,13 @@ export function buildHttpApp(deps: HttpAppDeps): express.Express {
         }
         const result = await route.handler({ ...input, actor, actorLabel, q: client, requestHash, idempotencyId });
         const body = JSON.parse(JSON.stringify(result.body ?? null, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as unknown;
+        // One round trip: store the answer, audit the call, commit.
+        const details = JSON.stringify({ status: result.status, idempotencyKey: key, path: req.path });
         await client.query(
-          `with u as (update idempotency_keys set status_code = $3, response = $4 where api_key_id = $1 and key = $2 returning 1)
-           select audit_append($5, $6, $7, $8, 'ok', $9) from u`,
-          [keyId, key, result.status, JSON.stringify(body), actorLabel, action, result.subject ?? null, requestHash,
-            { status: result.status, idempotencyKey: key, path: req.path }]);
-        await client.query('commit');
+          `with u as (update idempotency_keys set status_code = ${Number(result.status)}, response = ${L(JSON.stringify(body))}::jsonb
+                      where api_key_id = ${L(keyId)} and key = ${L(key)} returning 1)
+           select audit_append(${L(actorLabel)}, ${L(action)}, ${result.subject === undefined ? 'null' : L(result.subject)}, ${L(requestHash)}, 'ok', ${L(details)}::jsonb) from u;
+           commit`);
         return send(res, { ...result, body });
       } catch (error) {
         await client.query('rollback').catch(() => undefined);

@@ -59,7 +59,7 @@ export function ledgerRoutes(deps: { ledger: LedgerService; clients: ClientServi
         if (ttl > config.ledger.holdMaxTtlSeconds) throw new DomainError('BAD_ARGUMENT', `expiresInSeconds may be at most ${config.ledger.holdMaxTtlSeconds}`);
         const amount = assets.fromDecimal(body.asset, body.amount);
         if (amount === 0n) throw new DomainError('AMOUNT_INVALID', 'amount must be greater than zero');
-        await clients.requireActive(q, body.clientId);
+        // The client's existence and state are checked by ledger_place_hold in the same round trip.
         const { hold } = await ledger.placeHold(q, { idempotencyId, clientId: body.clientId, asset: body.asset, amount,
           expiresAt: new Date(Date.now() + ttl * 1000), reference: body.reference ?? {}, actor: actorLabel });
         return { status: 201, body: presentHold(assets, hold), subject: hold.id };

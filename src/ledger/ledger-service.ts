@@ -87,6 +87,18 @@ interface HoldRow {
   posted_amount: bigint | null; entry_id: number | null; reference: Record<string, unknown>;
   expires_at: Date; created_at: Date; resolved_at: Date | null;
 }
+/** The hold as ledger_hold_json() returns it (numbers and timestamps as JSON). */
+interface HoldJson {
+  id: string; account_id: number; client_id: string | null; asset: string; amount: string; state: Hold['state'];
+  posted_amount: string | null; entry_id: number | null; reference: Record<string, unknown>;
+  expires_at: string; created_at: string; resolved_at: string | null; replayed: boolean;
+}
+const holdFromJson = (r: HoldJson): Hold => ({
+  id: r.id, accountId: r.account_id, clientId: r.client_id, asset: r.asset, amount: BigInt(r.amount), state: r.state,
+  postedAmount: r.posted_amount === null ? null : BigInt(r.posted_amount), entryId: r.entry_id, reference: r.reference,
+  expiresAt: new Date(r.expires_at), createdAt: new Date(r.created_at), resolvedAt: r.resolved_at ? new Date(r.resolved_at) : null,
+});
+
 const toHold = (r: HoldRow): Hold => ({
   id: r.id, accountId: r.account_id, clientId: r.client_id, asset: r.asset, amount: r.amount, state: r.state,
   postedAmount: r.posted_amount, entryId: r.entry_id, reference: r.reference, expiresAt: r.expires_at,
@@ -163,15 +175,21 @@ export class LedgerService {
     reference?: Record<string, unknown>; actor: string;
   }): Promise<{ hold: Hold; replayed: boolean }> {
     this.assets.requireActive(input.asset);
-    const accountId = await this.clientAccountId(q, input.clientId, input.asset);
+    let accountId: number;
+    try {
+      accountId = await this.clientAccountId(q, input.clientId, input.asset);
+    } catch (error) {
+      if (error instanceof DomainError && error.code === 'ACCOUNT_NOT_FOUND') throw new DomainError('CLIENT_NOT_FOUND', `no client ${input.clientId}`);
+      throw error;
+    }
     const reference = input.reference ?? {};
     const requestHash = hashOf({ accountId, amount: input.amount, expiresAt: input.expiresAt.toISOString(), reference });
-    const { rows } = await call(() => q.query<{ r: { holdId: string; replayed: boolean } }>('select ledger_place_hold($1) as r', [{
+    const { rows } = await call(() => q.query<{ r: HoldJson }>('select ledger_place_hold($1) as r', [{
       idempotencyId: input.idempotencyId, accountId, amount: input.amount.toString(), expiresAt: input.expiresAt.toISOString(),
       reference, requestHash, actor: input.actor,
     }]));
-    const { holdId, replayed } = rows[0]!.r;
-    return { hold: (await this.getHold(q, holdId))!, replayed };
+    const r = rows[0]!.r;
+    return { hold: holdFromJson(r), replayed: r.replayed };
   }
 
   async releaseHold(q: Queryable, holdId: string, actor: string): Promise<Hold> {

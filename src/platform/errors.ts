@@ -52,7 +52,7 @@ export function isDomainError(error: unknown): error is DomainError {
 const SQL_CODES = new Set<string>([
   'INSUFFICIENT_FUNDS', 'ACCOUNT_NOT_FOUND', 'IDEMPOTENCY_CONFLICT', 'HOLD_NOT_FOUND', 'HOLD_NOT_PENDING',
   'HOLD_EXPIRED', 'HOLD_AMOUNT_EXCEEDED', 'HOLD_NOT_ALLOWED', 'UNBALANCED_ENTRY', 'CROSS_ROOT_NOT_ALLOWED',
-  'ENTRY_POSTINGS_COUNT', 'ENTRY_BAD_POSTING', 'BAD_ARGUMENT',
+  'ENTRY_POSTINGS_COUNT', 'ENTRY_BAD_POSTING', 'BAD_ARGUMENT', 'CLIENT_NOT_ACTIVE',
 ]);
 
 /** Turns a Postgres error raised by our functions into a DomainError; returns undefined otherwise. */

@@ -116,3 +116,13 @@ test('API system: healthz, readyz, metrics and an OpenAPI document covering ever
   }
   assert.ok(doc.body.paths['/v1/holds'].post.requestBody.content['application/json'].schema.properties.amount);
 });
+
+test('API money: wei amounts beyond 2^53 round-trip exactly through holds and balances', async () => {
+  const c = await client('big-wei');
+  await fund(c, 'ETH', 10n ** 24n); // 1,000,000 ETH
+  const hold = await app.call('POST', '/v1/holds', { body: { clientId: c, asset: 'ETH', amount: '123456.789012345678' } });
+  assert.equal(hold.status, 201, JSON.stringify(hold.body));
+  assert.equal(hold.body.amount, '123456.789012345678');
+  const b = await balance(c, 'ETH');
+  assert.deepEqual(b.entitlement, { total: '1000000', held: '123456.789012345678', available: '876543.210987654322' });
+});
