@@ -129,6 +129,10 @@ export function buildPsbt(request: BuildPsbtRequest): BuiltPsbt {
   const outputs = request.outputs.map((o, i) => {
     assertAmount(o.value, `outputs[${i}].value`);
     const decoded = decodeAddress(o.address, request.network);
+    if (decoded.kind === 'witness-unknown') {
+      // BIP-350: valid, but no soft fork defines these yet; coins sent there may be lost.
+      throw new ChainError('ADDRESS_UNSUPPORTED', `outputs[${i}] pays an undefined segwit version`, { address: decoded.address });
+    }
     const dust = dustThreshold(decoded.script.length, decoded.kind !== 'p2pkh' && decoded.kind !== 'p2sh');
     if (o.value < dust) throw new ChainError('AMOUNT_INVALID', `outputs[${i}] is below the dust threshold of ${dust} sat`, { dust: String(dust) });
     return { script: decoded.script, value: o.value };
