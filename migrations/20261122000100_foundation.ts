@@ -175,9 +175,11 @@ create table idempotency_keys (
 );
 
 -- Audit log: append-only; each row carries a hash of its own content computed by the database
--- at insert; a sealer appends rows to audit_chain in its own order, each link hashing the
--- previous link and the row hash. Sealing apart from the writers keeps the chain from becoming
--- a global lock on every business transaction.
+-- at insert; a sealer appends rows to audit_chain, each link hashing the previous link and the
+-- row hash. Sealing apart from the writers keeps the chain from becoming a global lock on every
+-- business transaction. The sealer takes rows of finished transactions only: every row whose
+-- transaction id is below the oldest running transaction (the snapshot's xmin) has committed or
+-- aborted, so a watermark on transaction ids says which rows can no longer appear.
 create table audit_log (
   id bigint generated always as identity primary key,
   occurred_at timestamptz not null default clock_timestamp(),
@@ -187,8 +189,10 @@ create table audit_log (
   request_hash text,
   outcome text not null,
   details jsonb not null default '{}'::jsonb,
+  txid xid8 not null default pg_current_xact_id(),
   row_hash text not null default ''
 );
+create index audit_log_txid on audit_log (txid, id);
 
 create function audit_row_hash(r audit_log) returns text language sql immutable as $$
   select encode(sha256(convert_to(jsonb_build_array(
@@ -197,22 +201,12 @@ create function audit_row_hash(r audit_log) returns text language sql immutable 
     r.actor, r.action, r.subject, r.request_hash, r.outcome, r.details)::text, 'UTF8')), 'hex')
 $$;
 
-create table audit_unsealed (audit_id bigint primary key);
-
 create function audit_log_before_insert() returns trigger language plpgsql as $$
 begin
   new.row_hash := audit_row_hash(new);
   return new;
 end $$;
 create trigger audit_log_hash before insert on audit_log for each row execute function audit_log_before_insert();
-
-create function audit_log_after_insert() returns trigger language plpgsql as $$
-begin
-  insert into audit_unsealed (audit_id) select id from new_rows;
-  return null;
-end $$;
-create trigger audit_log_queue after insert on audit_log
-  referencing new table as new_rows for each statement execute function audit_log_after_insert();
 create trigger audit_log_immutable before update or delete on audit_log
   for each row execute function reject_mutation();
 create trigger audit_log_no_truncate before truncate on audit_log
@@ -230,38 +224,46 @@ create trigger audit_chain_immutable before update or delete on audit_chain
 create trigger audit_chain_no_truncate before truncate on audit_chain
   for each statement execute function reject_mutation();
 
+-- Every audit row with txid below the watermark is in the chain.
+create table audit_seal_state (
+  singleton boolean primary key default true check (singleton),
+  watermark xid8 not null
+);
+insert into audit_seal_state (watermark) values ('0'::xid8);
+
 create function audit_seal(max_rows integer) returns integer
 language plpgsql security definer set search_path = public as $$
 declare
   head_seq bigint;
   head_hash text;
-  ids bigint[];
-  aid bigint;
-  rh text;
+  v_prev text;
+  v_watermark xid8;
+  v_horizon xid8 := pg_snapshot_xmin(pg_current_snapshot());
+  v_last xid8;
+  r record;
   sealed integer := 0;
 begin
   if max_rows is null or max_rows < 1 or max_rows > 100000 then
     raise exception 'BAD_ARGUMENT: max_rows' using errcode = 'P0001';
   end if;
-  perform pg_advisory_xact_lock(7261001);
+  select watermark into v_watermark from audit_seal_state for update;
   select seq, chain_hash into head_seq, head_hash from audit_chain order by seq desc limit 1;
   if not found then
     head_seq := 0;
     head_hash := repeat('0', 64);
   end if;
-  with picked as (
-    select audit_id from audit_unsealed order by audit_id limit max_rows for update skip locked
-  ), gone as (
-    delete from audit_unsealed u using picked p where u.audit_id = p.audit_id returning u.audit_id
-  ) select coalesce(array_agg(audit_id order by audit_id), '{}') into ids from gone;
-  foreach aid in array ids loop
-    select row_hash into rh from audit_log where id = aid;
+  for r in select a.id, a.row_hash, a.txid from audit_log a
+           where a.txid >= v_watermark and a.txid < v_horizon
+             and not exists (select 1 from audit_chain c where c.audit_id = a.id)
+           order by a.txid, a.id limit max_rows loop
     head_seq := head_seq + 1;
-    insert into audit_chain (seq, audit_id, prev_hash, chain_hash)
-      values (head_seq, aid, head_hash, encode(sha256(convert_to(head_hash || rh, 'UTF8')), 'hex'));
-    head_hash := encode(sha256(convert_to(head_hash || rh, 'UTF8')), 'hex');
+    v_prev := head_hash;
+    head_hash := encode(sha256(convert_to(v_prev || r.row_hash, 'UTF8')), 'hex');
+    insert into audit_chain (seq, audit_id, prev_hash, chain_hash) values (head_seq, r.id, v_prev, head_hash);
+    v_last := r.txid;
     sealed := sealed + 1;
   end loop;
+  update audit_seal_state set watermark = case when sealed < max_rows then v_horizon else v_last end;
   return sealed;
 end $$;
 

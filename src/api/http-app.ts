@@ -171,57 +171,73 @@ export function buildHttpApp(deps: HttpAppDeps): express.Express {
     const idempotencyId = `api:${keyId}:${key}`;
     const action = `${route.method.toUpperCase()} ${route.path}`;
 
+    const L = escapeLiteral;
+    const replayStored = async (): Promise<boolean> => {
+      const { rows } = await deps.pool.query<{ request_hash: string; status_code: number; response: unknown }>(
+        'select request_hash, status_code, response from idempotency_keys where api_key_id = $1 and key = $2', [keyId, key]);
+      const first = rows[0];
+      if (!first) return false;
+      if (first.request_hash !== requestHash) {
+        sendProblem(res, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with another request');
+        return true;
+      }
+      res.setHeader('Idempotent-Replayed', 'true');
+      json(res, first.status_code, first.response, first.status_code >= 400 ? 'application/problem+json' : 'application/json');
+      return true;
+    };
+
     for (let attempt = 1; ; attempt++) {
       const client = await deps.pool.connect();
       let released = false;
       try {
-        // One round trip: begin and claim the key. Literals are escaped by node-pg (multi-statement
-        // queries cannot take parameters); the key and hash were validated above.
-        const L = escapeLiteral;
-        const claimed = (await client.query(
-          `begin; insert into idempotency_keys (api_key_id, key, method, path, request_hash)
-           values (${L(keyId)}, ${L(key)}, ${L(route.method)}, ${L(req.path)}, ${L(requestHash)})
-           on conflict do nothing returning 1`)) as unknown as pg.QueryResult[];
-        if (claimed[1]!.rowCount === 0) {
-          const { rows } = await client.query<{ request_hash: string; status_code: number; response: unknown }>(
-            'select request_hash, status_code, response from idempotency_keys where api_key_id = $1 and key = $2', [keyId, key]);
-          await client.query('commit');
-          const first = rows[0]!;
-          if (first.request_hash !== requestHash) {
-            return sendProblem(res, 'IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with another request');
-          }
-          res.setHeader('Idempotent-Replayed', 'true');
-          return json(res, first.status_code, first.response, first.status_code >= 400 ? 'application/problem+json' : 'application/json');
+        // Round trip 1: begin, and look for an earlier answer under this key. (Multi-statement
+        // queries cannot take parameters: literals are escaped by node-pg; key and hash were validated.)
+        const found = (await client.query(
+          `begin; select request_hash, status_code, response from idempotency_keys
+           where api_key_id = ${L(keyId)} and key = ${L(key)}`)) as unknown as pg.QueryResult[];
+        if (found[1]!.rowCount! > 0) {
+          await client.query('rollback');
+          client.release();
+          released = true;
+          if (await replayStored()) return;
+          if (attempt >= MAX_ATTEMPTS) throw new Error('idempotency record vanished');
+          continue;
         }
+        // Round trip 2..n: the work.
         const result = await route.handler({ ...input, actor, actorLabel, q: client, requestHash, idempotencyId });
         const body = JSON.parse(JSON.stringify(result.body ?? null, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))) as unknown;
-        // One round trip: store the answer, audit the call, commit.
+        // Last round trip: store the answer under the key, audit the call, commit. A concurrent
+        // call with the same key that committed first makes this insert fail: its answer wins and
+        // this transaction's work is rolled back.
         const details = JSON.stringify({ status: result.status, idempotencyKey: key, path: req.path });
         await client.query(
-          `with u as (update idempotency_keys set status_code = ${Number(result.status)}, response = ${L(JSON.stringify(body))}::jsonb
-                      where api_key_id = ${L(keyId)} and key = ${L(key)} returning 1)
-           select audit_append(${L(actorLabel)}, ${L(action)}, ${result.subject === undefined ? 'null' : L(result.subject)}, ${L(requestHash)}, 'ok', ${L(details)}::jsonb) from u;
+          `insert into idempotency_keys (api_key_id, key, method, path, request_hash, status_code, response)
+             values (${L(keyId)}, ${L(key)}, ${L(route.method)}, ${L(req.path)}, ${L(requestHash)}, ${Number(result.status)}, ${L(JSON.stringify(body))}::jsonb);
+           select audit_append(${L(actorLabel)}, ${L(action)}, ${result.subject === undefined ? 'null' : L(result.subject)}, ${L(requestHash)}, 'ok', ${L(details)}::jsonb);
            commit`);
         return send(res, { ...result, body });
       } catch (error) {
         await client.query('rollback').catch(() => undefined);
         client.release();
         released = true;
-        const pgCode = (error as { code?: string }).code;
-        if (pgCode && RETRYABLE_PG.has(pgCode) && attempt < MAX_ATTEMPTS) continue;
+        const pgError = error as { code?: string; constraint?: string };
+        if (pgError.code === '23505' && pgError.constraint === 'idempotency_keys_pkey' && (await replayStored())) return;
+        if (pgError.code && RETRYABLE_PG.has(pgError.code) && attempt < MAX_ATTEMPTS) continue;
         const domain = isDomainError(error) ? error : domainErrorFromPg(error);
         if (!domain) throw error;
         const status = statusFor(domain.code);
         // Malformed or unknown references change nothing, not even the audit log.
         if (status !== 409 && status !== 422) return sendProblem(res, domain.code, domain.message, domain.data);
-        // A refused call is an outcome too: remember it for replays and record it in the audit log.
+        // A refused call is an outcome too: remember it for replays and record it in the audit log,
+        // unless a concurrent call with the same key answered first.
         const body = problem(domain.code, domain.message, domain.data);
-        await deps.pool.query(
+        const stored = await deps.pool.query(
           `with i as (insert into idempotency_keys (api_key_id, key, method, path, request_hash, status_code, response)
                       values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing returning 1)
            select audit_append($8, $9, null, $5, $10, $11) from i`,
           [keyId, key, route.method, req.path, requestHash, body.status, JSON.stringify(body), actorLabel, action,
             `rejected:${domain.code}`, { status: body.status, idempotencyKey: key, path: req.path }]);
+        if (stored.rowCount === 0 && (await replayStored())) return;
         return json(res, body.status, body, 'application/problem+json');
       } finally {
         if (!released) client.release();

@@ -18,7 +18,7 @@ export type VerifyProblem =
   | 'row_missing'         // the chain names a row that is gone
   | 'chain_gap'           // a link of the chain is missing
   | 'chain_hash_mismatch' // a link does not follow from the previous one
-  | 'unchained_row';      // a row is neither sealed nor waiting to be sealed
+  | 'unchained_row';      // a row below the sealing watermark is not in the chain (its link was removed)
 
 export interface VerifyReport {
   ok: boolean;
@@ -91,8 +91,8 @@ export class AuditLog {
     // Rows that are neither chained nor queued for sealing: their link was removed.
     if (!firstProblem) {
       const { rows } = await q.query<{ id: number }>(
-        `select a.id from audit_log a where not exists (select 1 from audit_chain c where c.audit_id = a.id)
-           and not exists (select 1 from audit_unsealed u where u.audit_id = a.id) order by a.id limit 1`);
+        `select a.id from audit_log a where a.txid < (select watermark from audit_seal_state)
+           and not exists (select 1 from audit_chain c where c.audit_id = a.id) order by a.id limit 1`);
       if (rows[0]) firstProblem = { problem: 'unchained_row', seq: null, auditId: rows[0].id, detail: `audit row ${rows[0].id} is not in the chain` };
     }
     // Journal entries: each entry's stored hash must still match its postings, and be in the audit trail.
@@ -105,7 +105,9 @@ export class AuditLog {
                            and a.details->>'entryHash' = e.entry_hash)
        order by e.id limit 1`);
     const entryCount = await q.query<{ n: number }>('select count(*)::int as n from journal_entries');
-    const unsealed = await q.query<{ n: number }>('select count(*)::int as n from audit_unsealed');
+    const unsealed = await q.query<{ n: number }>(
+      `select count(*)::int as n from audit_log a where a.txid >= (select watermark from audit_seal_state)
+         and not exists (select 1 from audit_chain c where c.audit_id = a.id)`);
     const report: VerifyReport = {
       ok: !firstProblem && entries.rows.length === 0,
       checkedRows: checked,
