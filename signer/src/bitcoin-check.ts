@@ -1,0 +1,162 @@
+// Rebuild the meaning of a PSBT from its bytes and diff it against the approved intent (STYLE 7).
+// Addresses are compared as output scripts for the intent's network; the fee is computed from the
+// witness UTXOs (BIP-143 commits to their values, so a lie there only yields invalid signatures).
+import * as bitcoin from 'bitcoinjs-lib';
+import { refuse } from './errors.ts';
+import type { Intent } from './intent.ts';
+import type { KeyLookup, SignerKey } from './keys.ts';
+import type { Policy } from './policy.ts';
+
+export const bcoinRegtest: bitcoin.networks.Network = {
+  messagePrefix: '\x18Bitcoin Signed Message:\n', bech32: 'rb', bip32: { public: 0xeab4fa05, private: 0xeab404c7 },
+  pubKeyHash: 0x3c, scriptHash: 0x26, wif: 0x5a,
+};
+
+export function bitcoinNetwork(name: string): bitcoin.networks.Network {
+  switch (name) {
+    case 'mainnet': return bitcoin.networks.bitcoin;
+    case 'testnet': return bitcoin.networks.testnet;
+    case 'regtest': return bitcoin.networks.regtest;
+    case 'bcoin-regtest': return bcoinRegtest;
+    default: return refuse('NETWORK_NOT_ALLOWED', `unknown bitcoin network ${name}`);
+  }
+}
+
+export function p2wpkhScript(key: SignerKey): Buffer {
+  const output = bitcoin.payments.p2wpkh({ pubkey: key.publicKeyCompressed }).output;
+  if (!output) throw new Error('p2wpkh output missing');
+  return Buffer.from(output);
+}
+
+function scriptOf(address: string, network: bitcoin.networks.Network, what: string): Buffer {
+  try {
+    return Buffer.from(bitcoin.address.toOutputScript(address, network));
+  } catch {
+    return refuse('INVALID_ADDRESS', `${what} ${address} is not an address on this network`);
+  }
+}
+
+function varIntSize(n: number): number {
+  return n < 0xfd ? 1 : n <= 0xffff ? 3 : 5;
+}
+
+/** Upper bound of the signed vsize: every input is P2WPKH with a 72-byte DER signature. */
+function estimateVsize(psbt: bitcoin.Psbt): bigint {
+  const inputs = psbt.txInputs.length;
+  let base = 4 + varIntSize(inputs) + inputs * 41 + varIntSize(psbt.txOutputs.length) + 4;
+  for (const output of psbt.txOutputs) base += 8 + varIntSize(output.script.length) + output.script.length;
+  const witness = 2 + inputs * (1 + 1 + 73 + 1 + 33);
+  return BigInt(Math.ceil((base * 4 + witness) / 4));
+}
+
+export interface BitcoinPlan {
+  psbt: bitcoin.Psbt;
+  outpoints: string[];
+  feeSat: bigint;
+  vsize: bigint;
+}
+
+export function checkBitcoin(options: { psbtBase64: string; intent: Intent; source: SignerKey; keys: KeyLookup; policy: Policy }): BitcoinPlan {
+  const { intent, source, keys, policy } = options;
+  if (intent.asset !== 'BTC') refuse('ASSET_MISMATCH', `a bitcoin transaction moves BTC, the intent says ${intent.asset}`);
+  if (intent.tokenContract !== undefined) refuse('TOKEN_CONTRACT_MISMATCH', 'a bitcoin intent has no token contract');
+  if (!policy.document.bitcoin.networks.includes(intent.network as 'mainnet')) refuse('NETWORK_NOT_ALLOWED', `network ${intent.network} is not allowed by the signer policy`);
+  const network = bitcoinNetwork(intent.network);
+
+  let psbt: bitcoin.Psbt;
+  try {
+    psbt = bitcoin.Psbt.fromBase64(options.psbtBase64, { network });
+  } catch (error) {
+    return refuse('MALFORMED_PSBT', `the PSBT does not parse: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  const { maxInputs, maxOutputs, maxFeeRateSatPerVbyte } = policy.document.bitcoin;
+  if (psbt.txInputs.length === 0 || psbt.txInputs.length > maxInputs) refuse('MALFORMED_PSBT', `the PSBT has ${psbt.txInputs.length} inputs (1..${maxInputs})`);
+  if (psbt.txOutputs.length === 0 || psbt.txOutputs.length > maxOutputs) refuse('MALFORMED_PSBT', `the PSBT has ${psbt.txOutputs.length} outputs (1..${maxOutputs})`);
+
+  // Inputs: every one spends the source key's own P2WPKH output, SIGHASH_ALL only.
+  const sourceScript = p2wpkhScript(source);
+  let inputSum = 0n;
+  const outpoints: string[] = [];
+  for (const [index, input] of psbt.data.inputs.entries()) {
+    const txInput = psbt.txInputs[index];
+    if (!txInput) refuse('MALFORMED_PSBT', `input ${index} is missing`);
+    if (!input.witnessUtxo) refuse('MALFORMED_PSBT', `input ${index} has no witnessUtxo`);
+    if (input.finalScriptWitness || input.finalScriptSig) refuse('MALFORMED_PSBT', `input ${index} is already finalised`);
+    if (input.redeemScript || input.witnessScript) refuse('INPUT_NOT_SOURCE_KEY', `input ${index} is not a plain P2WPKH input`);
+    if (!sourceScript.equals(Buffer.from(input.witnessUtxo.script))) refuse('INPUT_NOT_SOURCE_KEY', `input ${index} does not spend the source key's wallet`);
+    if (input.sighashType !== undefined && input.sighashType !== bitcoin.Transaction.SIGHASH_ALL) refuse('SIGHASH_NOT_ALLOWED', `input ${index} asks for sighash ${input.sighashType}`);
+    const value = BigInt(input.witnessUtxo.value);
+    if (value <= 0n) refuse('MALFORMED_PSBT', `input ${index} has a non-positive value`);
+    inputSum += value;
+    const outpoint = `${Buffer.from(txInput.hash).reverse().toString('hex')}:${txInput.index}`;
+    if (outpoints.includes(outpoint)) refuse('MALFORMED_PSBT', `outpoint ${outpoint} is spent twice`);
+    outpoints.push(outpoint);
+  }
+
+  // Change: only back to a wallet of the same client (HOT-03).
+  let changeScript: Buffer | null = null;
+  if (intent.change) {
+    changeScript = scriptOf(intent.change.address, network, 'change address');
+    const changeKey = intent.change.keyId === undefined ? source : keys(intent.change.keyId);
+    if (!changeKey || changeKey.clientId !== intent.clientId || changeKey.clientId !== source.clientId) {
+      refuse('CHANGE_NOT_OWN_WALLET', `change address ${intent.change.address} is not a wallet of client ${intent.clientId}`);
+    }
+    if (!p2wpkhScript(changeKey).equals(changeScript)) refuse('CHANGE_NOT_OWN_WALLET', `change address ${intent.change.address} is not the address of key ${changeKey.id}`);
+  }
+
+  // Tier moves stay inside the client and go to the other tier.
+  const purpose = intent.purpose ?? 'withdrawal';
+  const expected = intent.outputs.map((output, index) => {
+    const script = scriptOf(output.address, network, `output ${index}`);
+    if (purpose !== 'withdrawal') {
+      const target = output.keyId === undefined ? undefined : keys(output.keyId);
+      if (!target || target.clientId !== intent.clientId || !p2wpkhScript(target).equals(script)) {
+        refuse('CROSS_CLIENT_TRANSFER', `${purpose} output ${index} is not a wallet of client ${intent.clientId}`);
+      }
+      const wantTier = purpose === 'sweep' ? 'cold' : 'hot';
+      if (target.tier !== wantTier) refuse('TIER_MISMATCH', `${purpose} output ${index} must go to a ${wantTier} key`);
+    }
+    return { script, amount: BigInt(output.amount), matched: false };
+  });
+
+  let changeSeen = false;
+  const unmatched: { index: number; value: bigint }[] = [];
+  const pairs: { index: number; value: bigint; expected: bigint }[] = [];
+  let outputSum = 0n;
+  for (const [index, output] of psbt.txOutputs.entries()) {
+    const script = Buffer.from(output.script);
+    const value = BigInt(output.value);
+    outputSum += value;
+    const want = expected.find((candidate) => !candidate.matched && candidate.script.equals(script) && candidate.amount === value)
+      ?? expected.find((candidate) => !candidate.matched && candidate.script.equals(script));
+    if (want) {
+      want.matched = true;
+      pairs.push({ index, value, expected: want.amount });
+    } else if (changeScript && changeScript.equals(script)) {
+      if (changeSeen) refuse('UNEXPECTED_OUTPUT', `output ${index} is a second change output`);
+      changeSeen = true;
+    } else {
+      unmatched.push({ index, value });
+    }
+  }
+  const missing = expected.filter((candidate) => !candidate.matched);
+  const [firstUnmatched] = unmatched;
+  if (firstUnmatched && missing.length > 0) refuse('DESTINATION_MISMATCH', `output ${firstUnmatched.index} pays an address the intent does not name`);
+  if (firstUnmatched) refuse('UNEXPECTED_OUTPUT', `output ${firstUnmatched.index} is not in the intent`);
+  if (missing.length > 0) refuse('MISSING_OUTPUT', `${missing.length} intent output(s) are not paid by the transaction`);
+  for (const pair of pairs) {
+    if (pair.value !== pair.expected) refuse('AMOUNT_MISMATCH', `output ${pair.index} pays ${pair.value} sat, the intent says ${pair.expected}`, { output: pair.index, actual: pair.value.toString(), expected: pair.expected.toString() });
+  }
+
+  const asset = policy.document.assets[intent.asset];
+  if (!asset || asset.chain !== 'bitcoin') refuse('ASSET_NOT_ALLOWED', `asset ${intent.asset} is not in the signer policy`);
+  const paid = expected.reduce((sum, output) => sum + output.amount, 0n);
+  if (paid > BigInt(asset.maxAmountPerTx)) refuse('AMOUNT_ABOVE_POLICY_CAP', `${paid} sat exceeds the per-transaction cap ${asset.maxAmountPerTx}`);
+
+  const feeSat = inputSum - outputSum;
+  if (feeSat < 0n) refuse('MALFORMED_PSBT', 'outputs exceed inputs');
+  if (feeSat > BigInt(intent.feeCap)) refuse('FEE_ABOVE_CAP', `fee ${feeSat} sat exceeds the intent's cap ${intent.feeCap}`);
+  const vsize = estimateVsize(psbt);
+  if (feeSat > BigInt(maxFeeRateSatPerVbyte) * vsize) refuse('FEE_RATE_ABOVE_POLICY', `fee ${feeSat} sat for ~${vsize} vbytes exceeds ${maxFeeRateSatPerVbyte} sat/vB`);
+  return { psbt, outpoints, feeSat, vsize };
+}

@@ -1,0 +1,88 @@
+// The withdrawal intent and its canonical hash. This file is self-contained (node:crypto only) so
+// the API side can copy or import it unchanged: both sides must compute the same hash, byte for byte.
+//
+// Canonical JSON (version 1):
+//   - objects: keys sorted by UTF-16 code unit order (Array.prototype.sort default), no whitespace,
+//     members whose value is `undefined` are dropped;
+//   - strings: JSON.stringify escaping; booleans and null as in JSON;
+//   - bigint: written as a JSON string of its decimal digits (money is never a JSON number);
+//   - numbers are REJECTED (amounts travel as decimal strings; a float must never enter a hash).
+// intentHash = lowercase hex SHA-256 of the UTF-8 bytes of canonicalJson(intent).
+//
+// An approval signs canonicalJson({ type: 'amanat-approval-v1', intentHash, approverId, signedAt,
+// expiresAt }) so that neither the intent nor the expiry can be changed after the officer signed.
+import { createHash } from 'node:crypto';
+
+export interface IntentOutput {
+  /** Address as the chain writes it (bech32 for BTC, 0x… for ETH). */
+  address: string;
+  /** Base units as a decimal string: satoshi, wei or token units. */
+  amount: string;
+  /** For tier moves (sweep/refill): the signer key behind the address. */
+  keyId?: string;
+}
+
+export interface Intent {
+  intentId: string;
+  chain: 'bitcoin' | 'ethereum';
+  /** bitcoin: mainnet | testnet | regtest | bcoin-regtest; ethereum: chain id as decimal string. */
+  network: string;
+  asset: string;
+  /** ERC-20 only: the token contract address. */
+  tokenContract?: string;
+  clientId: string;
+  /** User id of the person who requested the movement; may never approve it. */
+  initiator: string;
+  sourceKeyId: string;
+  /** withdrawal (default) pays third parties; sweep/refill move between the same client's wallets. */
+  purpose?: 'withdrawal' | 'sweep' | 'refill';
+  outputs: IntentOutput[];
+  /** BTC only: where change goes; must be a key of the same client (HOT-03). */
+  change?: { address: string; keyId?: string };
+  /** BTC: max total fee in satoshi. ETH: max gasLimit * maxFeePerGas in wei. */
+  feeCap: string;
+  /** ISO 8601 instant after which the signer refuses the intent. */
+  expiresAt: string;
+}
+
+export type CanonicalValue =
+  | string | boolean | null | bigint | undefined
+  | readonly CanonicalValue[]
+  | { readonly [key: string]: CanonicalValue };
+
+export function canonicalJson(value: unknown): string {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string': return JSON.stringify(value);
+    case 'boolean': return value ? 'true' : 'false';
+    case 'bigint': return JSON.stringify(value.toString(10));
+    case 'number': throw new TypeError('canonicalJson: numbers are not allowed, use decimal strings');
+    case 'object': {
+      if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item)).join(',')}]`;
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record).filter((key) => record[key] !== undefined).sort();
+      return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`).join(',')}}`;
+    }
+    default: throw new TypeError(`canonicalJson: unsupported type ${typeof value}`);
+  }
+}
+
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
+
+export function intentHash(intent: Intent): string {
+  return sha256Hex(canonicalJson(intent));
+}
+
+export interface ApprovalStatement {
+  intentHash: string;
+  approverId: string;
+  signedAt: string;
+  expiresAt: string;
+}
+
+/** The exact bytes an approver signs (Ed25519 directly; P-256 as ECDSA with SHA-256). */
+export function approvalMessage(statement: ApprovalStatement): Buffer {
+  return Buffer.from(canonicalJson({ type: 'amanat-approval-v1', ...statement }), 'utf8');
+}
