@@ -14,7 +14,7 @@ export const CROSS_ROOT_ENTRY_TYPES: readonly EntryType[] = Object.freeze(['fee'
 
 export type ClientAccountKind = 'client_entitlement' | 'client_wallet_hot' | 'client_wallet_cold';
 export type SystemAccountKind =
-  | 'house_fees' | 'house_treasury' | 'house_suspense' | 'house_wallet_fees' | 'house_wallet_gas'
+  | 'house_fees' | 'house_treasury' | 'house_suspense' | 'house_wallet_fees' | 'house_wallet_gas' | 'house_wallet_suspense'
   | 'external_world' | 'external_chain';
 
 export interface Posting { accountId: number; amount: bigint }

@@ -31,6 +31,12 @@ export type ErrorCode =
   | 'METHOD_NOT_ALLOWED'
   | 'BAD_ARGUMENT'
   | 'CONFIG_INVALID'
+  | 'WALLET_NOT_FOUND'
+  | 'WALLET_NOT_ACTIVE'
+  | 'WALLET_NOT_EMPTY'
+  | 'WALLET_STATE_TRANSITION'
+  | 'SIGNER_UNAVAILABLE'
+  | 'CHAIN_UNAVAILABLE'
   | 'INTERNAL';
 
 export class DomainError extends Error {

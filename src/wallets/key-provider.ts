@@ -1,0 +1,13 @@
+// What the wallet layer needs from the signer: keys generated inside the HSM, public halves only.
+export type KeyTier = 'hot' | 'cold';
+
+export interface CreatedKey {
+  keyId: string;
+  /** Compressed secp256k1 public key, hex (33 bytes). */
+  publicKey: string;
+  tier: KeyTier;
+}
+
+export interface KeyProvider {
+  createKey(input: { label: string; tier: KeyTier }): Promise<CreatedKey>;
+}
