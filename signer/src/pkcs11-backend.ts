@@ -232,7 +232,6 @@ export class Pkcs11Backend implements KeyBackend {
           { type: P.CKA_TOKEN, value: true }, { type: P.CKA_PRIVATE, value: true },
           { type: P.CKA_SENSITIVE, value: true }, { type: P.CKA_EXTRACTABLE, value: false },
           { type: P.CKA_SIGN, value: true }, { type: P.CKA_ID, value: id }, { type: P.CKA_LABEL, value: options.label },
-          { type: P.CKA_EC_PARAMS, value: SECP256K1_OID },
         ]);
       } catch (error) {
         throw hsmError(error, 'unwrap the backup');
