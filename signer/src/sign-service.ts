@@ -194,7 +194,6 @@ export class SignService {
       // Recovering the key's own point with the right y-parity is the verification.
       const yParity = recoveryId(digest, signature.compact, source.publicKey);
       plan.tx.signature = Signature.from({ r: `0x${signature.r.toString(16).padStart(64, '0')}`, s: `0x${signature.s.toString(16).padStart(64, '0')}`, yParity });
-      if (plan.tx.from !== source.ethereumAddress) throw new Error('signed transaction does not recover to the source address');
       const response = {
         requestId: request.requestId, intentHash, keyId: source.id, chain: 'ethereum', policyHash: this.policy.hash, approvedBy,
         signedTx: plan.tx.serialized, txHash: plan.tx.hash, from: source.ethereumAddress, chainId: plan.chainId.toString(), nonce: plan.nonce.toString(),

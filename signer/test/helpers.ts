@@ -108,7 +108,7 @@ export function callSocket(socketPath: string, method: string, path: string, bod
 /** Starts `node --import tsx signer/src/main.ts --config …` and waits until /health answers. */
 export async function startSigner(prepared: { dir: string; configPath: string; hsm: SoftHsmTokens }): Promise<SignerHarness> {
   const socketPath = join(prepared.dir, 'signer.sock');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(repoRoot, 'signer/src/main.ts'), '--config', prepared.configPath], {
+  const child = spawn(process.execPath, [...(process.env.SIGNER_NODE_ARGS ? process.env.SIGNER_NODE_ARGS.split(' ') : []), '--import', 'tsx', join(repoRoot, 'signer/src/main.ts'), '--config', prepared.configPath], {
     cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SOFTHSM2_CONF: prepared.hsm.confPath },
   });
   let output = '';
