@@ -22,6 +22,11 @@ export interface ScannerOptions {
   startHeight: number;
   maxBlocksPerTick: number;
   maxReorgDepth: number;
+  /**
+   * Development only: when no fork point is found (an in-memory dev chain was restarted), roll back
+   * everything seen on the old chain instead of stopping with an alert.
+   */
+  rollbackLostChain: boolean;
 }
 
 export interface TickResult {
@@ -235,6 +240,10 @@ export class DepositScanner {
       const stored = await q.query<{ block_hash: string }>('select block_hash from scanned_blocks where chain = $1 and height = $2', [this.chain, h]);
       const onChain = await this.source.getBlockHash(h);
       if (stored.rows[0] && stored.rows[0].block_hash === onChain) { fork = { height: h, hash: onChain }; break; }
+    }
+    if (!fork && this.options.rollbackLostChain) {
+      this.log.warn({ chain: this.chain }, 'the dev chain was restarted: rolling back every deposit seen on the old chain');
+      fork = { height: this.options.startHeight - 1, hash: this.options.startHeight > 0 ? (await this.source.getBlockHash(this.options.startHeight - 1)) ?? '' : '' };
     }
     if (!fork) {
       await appendEvent(q, 'scanner.reorg_too_deep', null, this.chain, { chain: this.chain, fromHeight, maxReorgDepth: this.options.maxReorgDepth });

@@ -37,12 +37,17 @@ export function ledgerRoutes(deps: { ledger: LedgerService; clients: ClientServi
         await clients.get(q, params.clientId);
         const asOf = query.asOf ? new Date(query.asOf) : undefined;
         const balances = await ledger.clientBalances(q, params.clientId, asOf);
+        // DEP-02: deposits seen on-chain but not yet final are shown, never spendable.
+        const pendingRows = asOf ? [] : (await q.query<{ asset: string; total: bigint }>(
+          `select asset, sum(amount) as total from deposits where client_id = $1 and status = 'pending' group by asset`, [params.clientId])).rows;
+        const pending = new Map(pendingRows.map((r) => [r.asset, r.total]));
         const d = (asset: string, v: bigint) => assets.toDecimal(asset, v);
         return { status: 200, body: {
           clientId: params.clientId, asOf: (asOf ?? new Date()).toISOString(),
           balances: balances.map((b) => ({
             asset: b.asset,
             entitlement: { total: d(b.asset, b.entitlement.total), held: d(b.asset, b.entitlement.held), available: d(b.asset, b.entitlement.available) },
+            pendingDeposits: d(b.asset, pending.get(b.asset) ?? 0n),
             holdings: { hot: d(b.asset, b.holdings.hot), cold: d(b.asset, b.holdings.cold), total: d(b.asset, b.holdings.total) },
           })),
         } };

@@ -9,5 +9,6 @@ export interface CreatedKey {
 }
 
 export interface KeyProvider {
-  createKey(input: { label: string; tier: KeyTier }): Promise<CreatedKey>;
+  /** clientId: the owner the signer records for the key (change may only return to the same owner: HOT-03). */
+  createKey(input: { label: string; tier: KeyTier; clientId?: string }): Promise<CreatedKey>;
 }

@@ -82,7 +82,7 @@ export class WalletService {
         let keyId: string | null = null;
         let publicKey: string | null = null;
         if (chain === 'ethereum') {
-          const key = await this.keys.createKey({ label: `client/${clientId}/ethereum/${tier}`, tier });
+          const key = await this.keys.createKey({ label: `client/${clientId}/ethereum/${tier}`, tier, clientId });
           this.assertTier(key.tier, tier);
           keyId = key.keyId;
           publicKey = key.publicKey;
@@ -146,7 +146,7 @@ export class WalletService {
 
   private async freshBitcoinAddress(q: Queryable, wallet: Wallet, purpose: 'deposit' | 'change'): Promise<WalletAddress> {
     const owner = wallet.clientId ? `client/${wallet.clientId}` : `house/${wallet.housePurpose}`;
-    const key = await this.keys.createKey({ label: `${owner}/bitcoin/${wallet.tier}/${purpose}`, tier: wallet.tier });
+    const key = await this.keys.createKey({ label: `${owner}/bitcoin/${wallet.tier}/${purpose}`, tier: wallet.tier, clientId: wallet.clientId ?? 'house' });
     this.assertTier(key.tier, wallet.tier);
     return this.insertAddress(q, wallet, key.keyId, key.publicKey, purpose);
   }
