@@ -3,6 +3,7 @@
 // PKCS#11 signatures per second (C_SignAsync, 8 sessions) on the same SoftHSM2 token.
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
+import { Agent } from 'node:http';
 import pkcs11js from 'pkcs11js';
 import type { Handle } from 'pkcs11js';
 import { callSocket, makeApprover, prepareSigner, randomEthAddress, startSigner, testPolicy, unsignedEthTx, isoIn } from '../test/helpers.ts';
@@ -41,12 +42,16 @@ async function benchApi(socketPath: string, keyId: string): Promise<number> {
   });
   const warmup = 200;
   const requests = Array.from({ length: API_SIGNATURES + warmup }, (_, index) => makeRequest(index));
+  // 8 clients = 8 persistent connections.
+  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   const send = async (index: number): Promise<void> => {
-    const response = await callSocket(socketPath, 'POST', '/sign', requests[index]);
+    const response = await callSocket(socketPath, 'POST', '/sign', requests[index], agent);
     if (response.status !== 200) throw new Error(`sign failed: ${JSON.stringify(response.body)}`);
   };
   await runConcurrent(warmup, send);
-  return runConcurrent(API_SIGNATURES, (index) => send(index + warmup));
+  const rate = await runConcurrent(API_SIGNATURES, (index) => send(index + warmup));
+  agent.destroy();
+  return rate;
 }
 
 /** Raw signing with the same kind of key the signer uses: the persistent token key made through the API. */

@@ -3,7 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, type Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,10 +85,10 @@ export function prepareSigner(name: string, policy: Record<string, unknown>): { 
   return { dir, configPath, hsm };
 }
 
-export function callSocket(socketPath: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+export function callSocket(socketPath: string, method: string, path: string, body?: unknown, agent?: Agent): Promise<{ status: number; body: any }> {
   return new Promise((resolvePromise, reject) => {
     const text = body === undefined ? undefined : JSON.stringify(body);
-    const request = httpRequest({ socketPath, method, path, headers: text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {} }, (response) => {
+    const request = httpRequest({ socketPath, method, path, ...(agent ? { agent } : {}), headers: text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {} }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => {
