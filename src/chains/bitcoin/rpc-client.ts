@@ -1,10 +1,14 @@
 // Bitcoin Core JSON-RPC client (bcoin implements a compatible subset, COMPONENTS.md §3). I/O only:
 // every decision about what to build or credit is in the pure modules.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ChainError } from '../errors.ts';
 import { btcPerKvbToSatPerVbyte } from './fees.ts';
 
 /** Per-request timeout unless the caller sets one. */
 export const BITCOIN_RPC_TIMEOUT_MS = 30_000;
+/** How long broadcast() waits for the transaction to show up in the node's mempool. */
+export const BROADCAST_ACCEPT_TIMEOUT_MS = 5_000;
+const BROADCAST_POLL_MS = 50;
 
 export interface BitcoinRpcOptions {
   /** http://host:port/ */
@@ -120,21 +124,35 @@ export class BitcoinRpcClient {
    * returns the txid even for invalid transactions ("broadcasting anyway"), so the answer alone
    * proves nothing; Core behaves, and the check costs one call.
    */
-  async broadcast(rawHex: string): Promise<MempoolCheck> {
+  async broadcast(rawHex: string, acceptTimeoutMs = BROADCAST_ACCEPT_TIMEOUT_MS): Promise<MempoolCheck> {
     const txid = await this.call<string>('sendrawtransaction', [rawHex]);
+    // bcoin answers before its mempool has verified the transaction (relay is not awaited), so
+    // the check polls for a bounded time instead of asking once.
+    const deadline = Date.now() + acceptTimeoutMs;
+    for (;;) {
+      const state = await this.findTransaction(txid);
+      if (state) return { txid, state };
+      if (Date.now() >= deadline) break;
+      await sleep(BROADCAST_POLL_MS);
+    }
+    throw new ChainError('BROADCAST_NOT_ACCEPTED', 'node returned a txid but the transaction is neither in its mempool nor confirmed', { txid, acceptTimeoutMs });
+  }
+
+  /** 'mempool', 'confirmed', or undefined when the node does not know the transaction. */
+  async findTransaction(txid: string): Promise<MempoolCheck['state'] | undefined> {
     try {
       await this.call<unknown>('getmempoolentry', [txid]);
-      return { txid, state: 'mempool' };
+      return 'mempool';
     } catch (error) {
       if (!(error instanceof ChainError) || error.code !== 'RPC_ERROR') throw error;
     }
     try {
       const info = await this.call<{ confirmations?: number }>('getrawtransaction', [txid, true]);
-      if ((info.confirmations ?? 0) > 0) return { txid, state: 'confirmed' };
+      if ((info.confirmations ?? 0) > 0) return 'confirmed';
     } catch (error) {
       if (!(error instanceof ChainError) || error.code !== 'RPC_ERROR') throw error;
     }
-    throw new ChainError('BROADCAST_NOT_ACCEPTED', 'node returned a txid but the transaction is neither in its mempool nor confirmed', { txid });
+    return undefined;
   }
 
   /**

@@ -20,6 +20,7 @@ export interface RpcReceipt {
   readonly blockHash: string;
   readonly gasUsed: string;
   readonly effectiveGasPrice?: string;
+  readonly contractAddress?: string | null;
   readonly logs: RpcLog[];
 }
 
