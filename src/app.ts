@@ -17,6 +17,11 @@ import { clientRoutes } from './clients/client-routes.ts';
 import { apiKeyRoutes } from './auth/api-key-routes.ts';
 import { assetRoutes } from './assets/asset-routes.ts';
 import { auditRoutes } from './audit/audit-routes.ts';
+import { walletRoutes } from './wallets/wallet-routes.ts';
+import { depositRoutes } from './deposits/deposit-routes.ts';
+import { devRoutes } from './deposits/dev-routes.ts';
+import type { WalletService } from './wallets/wallet-service.ts';
+import type { ChainRuntime } from './deposits/chain-runtime.ts';
 
 export const VERSION = '0.1.0';
 
@@ -29,8 +34,18 @@ export interface Amanat {
   stopBackground(): Promise<void>;
 }
 
-export async function createAmanat(deps: { pool: pg.Pool; config: Config; log: Logger }): Promise<Amanat> {
-  const { pool, config, log } = deps;
+export interface AmanatDeps {
+  pool: pg.Pool;
+  config: Config;
+  log: Logger;
+  /** Signer-backed wallets; absent when no signer is configured (deposit addresses then answer 503). */
+  wallets?: WalletService;
+  /** Chain nodes and deposit scanners; absent with CHAINS_ENABLED=false. */
+  chains?: ChainRuntime;
+}
+
+export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
+  const { pool, config, log, chains } = deps;
   const assets = new AssetRegistry(pool);
   await assets.load();
   const ledger = new LedgerService(pool, assets);
@@ -47,7 +62,12 @@ export async function createAmanat(deps: { pool: pg.Pool; config: Config; log: L
     ...clientRoutes({ clients }),
     ...ledgerRoutes({ ledger, clients, assets, config }),
     ...auditRoutes({ audit }),
+    ...walletRoutes({ wallets: deps.wallets, clients, assets, depositTier: config.deposits.tier }),
+    ...depositRoutes({ assets }),
   );
+  if (config.env === 'development' && chains && (chains.bitcoin.dev || chains.ethereum.dev)) {
+    routes.push(...devRoutes({ chains, assets, confirmations: { bitcoin: config.chains.bitcoin.confirmations, ethereum: config.chains.ethereum.confirmations } }));
+  }
   const http = buildHttpApp({ routes, pool, apiKeys, audit, metrics, log, bodyLimitBytes: config.http.bodyLimitBytes });
 
   const timers: NodeJS.Timeout[] = [];
@@ -69,6 +89,7 @@ export async function createAmanat(deps: { pool: pg.Pool; config: Config; log: L
     startBackground() {
       loop('hold-expiry', config.ledger.expiryIntervalMs, () => ledger.expireHolds(1000));
       loop('audit-seal', config.audit.sealIntervalMs, () => audit.seal(10_000));
+      for (const scanner of chains?.scanners ?? []) loop(`scan-${scanner.chain}`, config.deposits.scanIntervalMs, () => scanner.tick());
     },
     async stopBackground() {
       for (const t of timers.splice(0)) clearInterval(t);

@@ -9,6 +9,12 @@ import { inTransaction } from './platform/tx.ts';
 import { writeRuntime, removeRuntime } from './platform/runtime-file.ts';
 import { createAmanat, VERSION } from './app.ts';
 import { isDomainError } from './platform/errors.ts';
+import { AssetRegistry } from './assets/asset-registry.ts';
+import { LedgerService } from './ledger/ledger-service.ts';
+import { SignerClient } from './signer-client/signer-client.ts';
+import { WalletService } from './wallets/wallet-service.ts';
+import { openChains, type ChainRuntime } from './deposits/chain-runtime.ts';
+import { startSignerProcess, type RunningSigner } from '../signer/src/launch.ts';
 
 async function main(): Promise<void> {
   const config = loadConfig();
@@ -17,7 +23,38 @@ async function main(): Promise<void> {
   mkdirSync(config.dataDir, { recursive: true });
 
   const db = await openDatabase(config, log);
-  const amanat = await createAmanat({ pool: db.app, config, log });
+  const stops: (() => Promise<void>)[] = [() => db.close()];
+  const stopAll = async () => { for (const stop of stops.splice(0).reverse()) await stop().catch(() => undefined); };
+  let signer: RunningSigner | undefined;
+  let chains: ChainRuntime | undefined;
+  let wallets: WalletService | undefined;
+  try {
+    if (config.chains.enabled) {
+      // The signer is its own process: here it is started as a child for development; in
+      // production SIGNER_SOCKET points at the one running next to the HSM.
+      let socketPath = config.signer.socketPath;
+      if (!socketPath) {
+        signer = await startSignerProcess({ dataDir: path.join(config.dataDir, 'signer'), backend: config.signer.backend, policyFile: config.signer.policyFile,
+          onLog: (line) => log.debug({ component: 'signer' }, line) });
+        stops.push(() => signer!.stop());
+        socketPath = signer.socketPath;
+      }
+      const signerClient = new SignerClient(socketPath);
+      await signerClient.health();
+      const assets = new AssetRegistry(db.app);
+      await assets.load();
+      chains = await openChains({
+        settings: { bitcoin: config.chains.bitcoin, ethereum: config.chains.ethereum, maxBlocksPerTick: config.deposits.maxBlocksPerTick, maxReorgDepth: config.deposits.maxReorgDepth },
+        dataDir: config.dataDir, pool: db.app, assets, ledger: new LedgerService(db.app, assets), log,
+      });
+      stops.push(() => chains!.stop());
+      wallets = new WalletService(signerClient, chains.bitcoin.network);
+    }
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+  const amanat = await createAmanat({ pool: db.app, config, log, wallets, chains });
 
   const keyFile = config.auth.bootstrapAdminKeyFile ?? path.join(config.dataDir, 'secrets', 'bootstrap-admin.key');
   const secret = await inTransaction(db.app, (q) => amanat.services.apiKeys.bootstrapAdmin(q));
@@ -40,12 +77,16 @@ async function main(): Promise<void> {
     existsSync(keyFile)
       ? `  Bootstrap admin API key: ${keyFile}${secret ? ' (written now)' : ''}`
       : '  Bootstrap admin API key: an admin key already exists (its file is not here)',
+    signer ? `  Signer: ${signer.backend === 'pkcs11' ? 'SoftHSM2 through PKCS#11' : 'DEVELOPMENT ONLY dev-file key backend (install softhsm2 for an HSM)'}, socket ${signer.socketPath}`
+      : `  Signer: ${config.signer.socketPath ?? 'none (CHAINS_ENABLED=false)'}`,
+    chains ? `  Bitcoin: ${chains.bitcoin.dev ? `embedded bcoin regtest at ${chains.bitcoin.dev.rpcUrl}` : 'BITCOIN_RPC_URL'} (${chains.bitcoin.network})` : '  Chains: disabled',
+    chains ? `  Ethereum: ${chains.ethereum.dev ? `embedded Hardhat at ${chains.ethereum.dev.rpcUrl}` : 'ETHEREUM_RPC_URL'} (chain id ${chains.ethereum.chainId})` : '',
     `  OpenAPI: ${url}/openapi.json`,
     '  Try:',
     `    curl -s -H "Authorization: Bearer $(cat ${keyFile})" ${url}/v1/assets`,
     '',
   ];
-  process.stdout.write(`${lines.join('\n')}\n`);
+  process.stdout.write(`\n${lines.filter((l) => l !== '').join('\n')}\n\n`);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -57,7 +98,7 @@ async function main(): Promise<void> {
     server.closeAllConnections();
     await amanat.services.audit.sealAll().catch(() => undefined);
     removeRuntime(config.dataDir);
-    await db.close();
+    await stopAll();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));

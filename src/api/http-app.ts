@@ -8,6 +8,8 @@ import type { z } from 'zod';
 import type { Logger } from '../platform/logger.ts';
 import { DomainError, domainErrorFromPg, isDomainError, type ErrorCode } from '../platform/errors.ts';
 import { hashOf } from '../platform/canonical.ts';
+import { isChainError } from '../chains/errors.ts';
+import { SignerRefusal } from '../signer-client/signer-client.ts';
 import type { ApiKeyService, Actor } from '../auth/api-keys.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RouteDef, RouteResult } from './route.ts';
@@ -27,6 +29,21 @@ export interface HttpAppDeps {
   metrics: HttpMetrics;
   log: Logger;
   bodyLimitBytes: number;
+}
+
+/** Errors of every layer to one stable code; undefined for what is truly unexpected (a 500). */
+function toDomainError(error: unknown): DomainError | undefined {
+  if (isDomainError(error)) return error;
+  const fromPg = domainErrorFromPg(error);
+  if (fromPg) return fromPg;
+  if (isChainError(error)) {
+    if (error.code === 'ADDRESS_INVALID' || error.code === 'ADDRESS_UNSUPPORTED') return new DomainError('ADDRESS_INVALID', error.message, error.data);
+    if (error.code === 'ADDRESS_WRONG_NETWORK') return new DomainError('ADDRESS_WRONG_NETWORK', error.message, error.data);
+    if (error.code === 'AMOUNT_INVALID') return new DomainError('AMOUNT_INVALID', error.message, error.data);
+    return new DomainError('CHAIN_UNAVAILABLE', `${error.code}: ${error.message}`, error.data);
+  }
+  if (error instanceof SignerRefusal) return new DomainError('SIGNER_UNAVAILABLE', `the signer refused: ${error.code}: ${error.message}`, { signerCode: error.code });
+  return undefined;
 }
 
 function json(res: Response, status: number, body: unknown, contentType = 'application/json'): void {
@@ -156,7 +173,7 @@ export function buildHttpApp(deps: HttpAppDeps): express.Express {
         const result = await route.handler({ ...input, actor, actorLabel, q: deps.pool, requestHash, idempotencyId: '' });
         return send(res, result);
       } catch (error) {
-        const domain = isDomainError(error) ? error : domainErrorFromPg(error);
+        const domain = toDomainError(error);
         if (domain) return sendProblem(res, domain.code, domain.message, domain.data);
         throw error;
       }
@@ -223,7 +240,7 @@ export function buildHttpApp(deps: HttpAppDeps): express.Express {
         const pgError = error as { code?: string; constraint?: string };
         if (pgError.code === '23505' && pgError.constraint === 'idempotency_keys_pkey' && (await replayStored())) return;
         if (pgError.code && RETRYABLE_PG.has(pgError.code) && attempt < MAX_ATTEMPTS) continue;
-        const domain = isDomainError(error) ? error : domainErrorFromPg(error);
+        const domain = toDomainError(error);
         if (!domain) throw error;
         const status = statusFor(domain.code);
         // Malformed or unknown references change nothing, not even the audit log.

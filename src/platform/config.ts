@@ -43,6 +43,37 @@ export const configSchema = z.object({
     expiryIntervalMs: z.coerce.number().int().min(100).max(3_600_000).default(1_000)
       .describe('HOLD_EXPIRY_INTERVAL_MS: how often expired holds are released'),
   }),
+  signer: z.object({
+    socketPath: z.string().min(1).optional()
+      .describe('SIGNER_SOCKET: Unix socket of a running signer; unset = start the signer process here (development)'),
+    backend: z.enum(['auto', 'pkcs11', 'dev-file']).default('auto')
+      .describe('SIGNER_BACKEND: for the signer started here: pkcs11 (SoftHSM2), dev-file (DEVELOPMENT ONLY), auto'),
+    policyFile: z.string().min(1).optional().describe('SIGNER_POLICY_FILE: signer policy for the signer started here'),
+  }),
+  chains: z.object({
+    enabled: z.stringbool().default(true).describe('CHAINS_ENABLED: false runs the API without chains, signer-backed wallets or scanners'),
+    bitcoin: z.object({
+      rpcUrl: z.string().url().optional().describe('BITCOIN_RPC_URL: Bitcoin Core JSON-RPC; unset = embedded bcoin regtest'),
+      rpcUser: z.string().optional().describe('BITCOIN_RPC_USER'),
+      rpcPassword: z.string().optional().describe('BITCOIN_RPC_PASSWORD_FILE: file with the RPC password'),
+      network: z.enum(['mainnet', 'testnet', 'regtest', 'bcoin-regtest']).default('bcoin-regtest').describe('BITCOIN_NETWORK'),
+      confirmations: z.coerce.number().int().min(1).max(1000).default(3).describe('BITCOIN_CONFIRMATIONS: before a deposit is credited'),
+      startHeight: z.coerce.number().int().min(0).optional().describe('BITCOIN_SCAN_START_HEIGHT: first block to scan (default: the tip at first start; 0 on the embedded chain)'),
+    }),
+    ethereum: z.object({
+      rpcUrl: z.string().url().optional().describe('ETHEREUM_RPC_URL: any Ethereum JSON-RPC; unset = embedded Hardhat dev chain'),
+      chainId: z.coerce.bigint().default(31337n).describe('ETHEREUM_CHAIN_ID'),
+      usdtContract: z.string().regex(/^0x[0-9a-fA-F]{40}$/).optional().describe('USDT_CONTRACT: the admitted USDT ERC-20 contract'),
+      confirmations: z.coerce.number().int().min(1).max(1000).default(12).describe('ETHEREUM_CONFIRMATIONS: before a deposit is credited'),
+      startHeight: z.coerce.number().int().min(0).optional().describe('ETHEREUM_SCAN_START_HEIGHT'),
+    }),
+  }),
+  deposits: z.object({
+    tier: z.enum(['hot', 'cold']).default('cold').describe('DEPOSIT_TIER: which wallet deposit addresses come from (HOT-04: cold by default)'),
+    scanIntervalMs: z.coerce.number().int().min(50).max(600_000).default(1_000).describe('SCAN_INTERVAL_MS: how often each chain is scanned'),
+    maxBlocksPerTick: z.coerce.number().int().min(1).max(10_000).default(200).describe('SCAN_MAX_BLOCKS_PER_TICK'),
+    maxReorgDepth: z.coerce.number().int().min(1).max(10_000).default(100).describe('SCAN_MAX_REORG_DEPTH: deeper reorgs stop the scanner with an alert'),
+  }),
   audit: z.object({
     sealIntervalMs: z.coerce.number().int().min(50).max(60_000).default(500)
       .describe('AUDIT_SEAL_INTERVAL_MS: how often new audit rows are sealed into the hash chain'),
@@ -99,6 +130,25 @@ export function loadConfig(env: Env = process.env): Config {
       expiryIntervalMs: pick('HOLD_EXPIRY_INTERVAL_MS'),
     },
     audit: { ...(fileValues.audit as object), sealIntervalMs: pick('AUDIT_SEAL_INTERVAL_MS') },
+    signer: { ...(fileValues.signer as object), socketPath: pick('SIGNER_SOCKET'), backend: pick('SIGNER_BACKEND'), policyFile: pick('SIGNER_POLICY_FILE') },
+    chains: {
+      ...(fileValues.chains as object),
+      enabled: pick('CHAINS_ENABLED'),
+      bitcoin: {
+        ...((fileValues.chains as { bitcoin?: object } | undefined)?.bitcoin),
+        rpcUrl: pick('BITCOIN_RPC_URL'), rpcUser: pick('BITCOIN_RPC_USER'), rpcPassword: secretFrom(env, 'BITCOIN_RPC_PASSWORD'),
+        network: pick('BITCOIN_NETWORK'), confirmations: pick('BITCOIN_CONFIRMATIONS'), startHeight: pick('BITCOIN_SCAN_START_HEIGHT'),
+      },
+      ethereum: {
+        ...((fileValues.chains as { ethereum?: object } | undefined)?.ethereum),
+        rpcUrl: pick('ETHEREUM_RPC_URL'), chainId: pick('ETHEREUM_CHAIN_ID'), usdtContract: pick('USDT_CONTRACT'),
+        confirmations: pick('ETHEREUM_CONFIRMATIONS'), startHeight: pick('ETHEREUM_SCAN_START_HEIGHT'),
+      },
+    },
+    deposits: {
+      ...(fileValues.deposits as object), tier: pick('DEPOSIT_TIER'), scanIntervalMs: pick('SCAN_INTERVAL_MS'),
+      maxBlocksPerTick: pick('SCAN_MAX_BLOCKS_PER_TICK'), maxReorgDepth: pick('SCAN_MAX_REORG_DEPTH'),
+    },
   };
   const stripUndefined = (o: unknown): unknown => {
     if (!o || typeof o !== 'object' || Array.isArray(o)) return o;
@@ -123,5 +173,10 @@ export function redactedConfig(config: Config): Record<string, unknown> {
     if (url.password) url.password = '***';
     return url.toString();
   };
-  return { ...config, database: { ...config.database, url: redactUrl(config.database.url), appUrl: redactUrl(config.database.appUrl) } };
+  return {
+    ...config,
+    database: { ...config.database, url: redactUrl(config.database.url), appUrl: redactUrl(config.database.appUrl) },
+    chains: { ...config.chains, bitcoin: { ...config.chains.bitcoin, rpcUrl: redactUrl(config.chains.bitcoin.rpcUrl), rpcPassword: config.chains.bitcoin.rpcPassword ? '***' : undefined },
+      ethereum: { ...config.chains.ethereum, chainId: config.chains.ethereum.chainId.toString(), rpcUrl: redactUrl(config.chains.ethereum.rpcUrl) } },
+  };
 }

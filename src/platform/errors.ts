@@ -37,6 +37,8 @@ export type ErrorCode =
   | 'WALLET_STATE_TRANSITION'
   | 'SIGNER_UNAVAILABLE'
   | 'CHAIN_UNAVAILABLE'
+  | 'ADDRESS_INVALID'
+  | 'ADDRESS_WRONG_NETWORK'
   | 'INTERNAL';
 
 export class DomainError extends Error {
