@@ -131,4 +131,9 @@ test('DEP-02 reorg helper: evm_snapshot/evm_revert + mining changes the hash at 
   assert.equal(after.parentHash, before.parentHash);
   assert.deepEqual(after.deposits, []);
   assert.equal((await source.getTip()).height, height + 1);
+  await dev.mine(3);
+  const tip = await source.getTip();
+  for (let h = tip.height; h > tip.height - 3; h--) {
+    assert.equal((await source.getBlock(h)).parentHash, await source.getBlockHash(h - 1), `parent hash chain at ${h}`);
+  }
 });
