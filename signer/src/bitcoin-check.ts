@@ -52,12 +52,23 @@ function estimateVsize(psbt: bitcoin.Psbt): bigint {
 export interface BitcoinPlan {
   psbt: bitcoin.Psbt;
   outpoints: string[];
+  /** inputKeys[i] is the listed source key whose P2WPKH script input i spends: the key that signs it. */
+  inputKeys: SignerKey[];
   feeSat: bigint;
   vsize: bigint;
 }
 
-export function checkBitcoin(options: { psbtBase64: string; intent: Intent; source: SignerKey; keys: KeyLookup; policy: Policy }): BitcoinPlan {
-  const { intent, source, keys, policy } = options;
+/**
+ * `source` is the intent's primary key; `sources` every key the intent lists (`sourceKeyIds`, or just
+ * the primary), already checked by the caller to exist and share the primary's client and tier.
+ */
+export function checkBitcoin(options: { psbtBase64: string; intent: Intent; source: SignerKey; sources: SignerKey[]; keys: KeyLookup; policy: Policy }): BitcoinPlan {
+  const { intent, source, sources, keys, policy } = options;
+  // Fail closed if a caller ever skips the owner/tier check of the listed keys.
+  for (const key of sources) {
+    if (key.clientId !== source.clientId) refuse('SOURCE_KEY_FOREIGN', `key ${key.id} is not a wallet of client ${source.clientId}`);
+    if (key.tier !== source.tier) refuse('SOURCE_KEY_TIER_MISMATCH', `key ${key.id} is not in the ${source.tier} token`);
+  }
   if (intent.asset !== 'BTC') refuse('ASSET_MISMATCH', `a bitcoin transaction moves BTC, the intent says ${intent.asset}`);
   if (intent.tokenContract !== undefined) refuse('TOKEN_CONTRACT_MISMATCH', 'a bitcoin intent has no token contract');
   if (!policy.document.bitcoin.networks.includes(intent.network as 'mainnet')) refuse('NETWORK_NOT_ALLOWED', `network ${intent.network} is not allowed by the signer policy`);
@@ -73,17 +84,20 @@ export function checkBitcoin(options: { psbtBase64: string; intent: Intent; sour
   if (psbt.txInputs.length === 0 || psbt.txInputs.length > maxInputs) refuse('MALFORMED_PSBT', `the PSBT has ${psbt.txInputs.length} inputs (1..${maxInputs})`);
   if (psbt.txOutputs.length === 0 || psbt.txOutputs.length > maxOutputs) refuse('MALFORMED_PSBT', `the PSBT has ${psbt.txOutputs.length} outputs (1..${maxOutputs})`);
 
-  // Inputs: every one spends the source key's own P2WPKH output, SIGHASH_ALL only.
-  const sourceScript = p2wpkhScript(source);
+  // Inputs: every one spends the P2WPKH output of one of the listed source keys, SIGHASH_ALL only.
+  const keyOfScript = new Map<string, SignerKey>(sources.map((key) => [p2wpkhScript(key).toString('hex'), key]));
   let inputSum = 0n;
   const outpoints: string[] = [];
+  const inputKeys: SignerKey[] = [];
   for (const [index, input] of psbt.data.inputs.entries()) {
     const txInput = psbt.txInputs[index];
     if (!txInput) refuse('MALFORMED_PSBT', `input ${index} is missing`);
     if (!input.witnessUtxo) refuse('MALFORMED_PSBT', `input ${index} has no witnessUtxo`);
     if (input.finalScriptWitness || input.finalScriptSig) refuse('MALFORMED_PSBT', `input ${index} is already finalised`);
     if (input.redeemScript || input.witnessScript) refuse('INPUT_NOT_SOURCE_KEY', `input ${index} is not a plain P2WPKH input`);
-    if (!sourceScript.equals(Buffer.from(input.witnessUtxo.script))) refuse('INPUT_NOT_SOURCE_KEY', `input ${index} does not spend the source key's wallet`);
+    const inputKey = keyOfScript.get(Buffer.from(input.witnessUtxo.script).toString('hex'));
+    if (!inputKey) refuse('INPUT_NOT_SOURCE_KEY', `input ${index} does not spend a wallet of the intent's source key(s)`);
+    inputKeys.push(inputKey);
     if (input.sighashType !== undefined && input.sighashType !== bitcoin.Transaction.SIGHASH_ALL) refuse('SIGHASH_NOT_ALLOWED', `input ${index} asks for sighash ${input.sighashType}`);
     const value = BigInt(input.witnessUtxo.value);
     if (value <= 0n) refuse('MALFORMED_PSBT', `input ${index} has a non-positive value`);
@@ -158,5 +172,5 @@ export function checkBitcoin(options: { psbtBase64: string; intent: Intent; sour
   if (feeSat > BigInt(intent.feeCap)) refuse('FEE_ABOVE_CAP', `fee ${feeSat} sat exceeds the intent's cap ${intent.feeCap}`);
   const vsize = estimateVsize(psbt);
   if (feeSat > BigInt(maxFeeRateSatPerVbyte) * vsize) refuse('FEE_RATE_ABOVE_POLICY', `fee ${feeSat} sat for ~${vsize} vbytes exceeds ${maxFeeRateSatPerVbyte} sat/vB`);
-  return { psbt, outpoints, feeSat, vsize };
+  return { psbt, outpoints, inputKeys, feeSat, vsize };
 }

@@ -33,7 +33,16 @@ export interface Intent {
   clientId: string;
   /** User id of the person who requested the movement; may never approve it. */
   initiator: string;
+  /** The primary source key: the one named in the answer and the replay log; decides the tier. */
   sourceKeyId: string;
+  /**
+   * BTC only, optional: every key whose UTXOs this transaction may spend (one HSM key per deposit
+   * address). 1..250 distinct ids, must include `sourceKeyId`; every key must belong to `clientId`
+   * and live in the same token (tier) as `sourceKeyId`. Absent means `[sourceKeyId]`. Hashed in the
+   * order given (not sorted): the API must send the same array the approvers saw. An ethereum intent
+   * may carry at most `[sourceKeyId]`.
+   */
+  sourceKeyIds?: string[];
   /** withdrawal (default) pays third parties; sweep/refill move between the same client's wallets. */
   purpose?: 'withdrawal' | 'sweep' | 'refill';
   outputs: IntentOutput[];

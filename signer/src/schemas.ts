@@ -3,6 +3,8 @@ import { z } from 'zod';
 
 const decimal = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, 'decimal string of base units');
 const id = z.string().min(1).max(128);
+/** Upper bound of `intent.sourceKeyIds` (one key per deposit address of a wallet). */
+export const MAX_SOURCE_KEYS = 250;
 const isoInstant = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/, 'ISO 8601 instant');
 
 export const intentSchema = z.object({
@@ -14,6 +16,8 @@ export const intentSchema = z.object({
   clientId: id,
   initiator: id,
   sourceKeyId: id,
+  /** Distinctness, membership of sourceKeyId, owner and tier are checked by the signer (specific codes). */
+  sourceKeyIds: z.array(id).min(1).max(MAX_SOURCE_KEYS).optional(),
   purpose: z.enum(['withdrawal', 'sweep', 'refill']).optional(),
   outputs: z.array(z.object({ address: z.string().min(1).max(128), amount: decimal, keyId: id.optional() }).strict()).min(1).max(1000),
   change: z.object({ address: z.string().min(1).max(128), keyId: id.optional() }).strict().optional(),

@@ -134,6 +134,30 @@ export class SignService {
     return key;
   }
 
+  /**
+   * The keys an intent may spend from: `sourceKeyIds` (BTC, one key per deposit address) or just the
+   * primary `sourceKeyId`. Every listed key must be distinct, exist, belong to the intent's client and
+   * live in the primary key's token, so a multi-key spend never crosses a client or a tier and the
+   * primary key's tier (hot, or cold with approvals) governs the whole transaction.
+   */
+  private sourceKeys(intent: Intent, source: SignerKey): SignerKey[] {
+    const ids = intent.sourceKeyIds;
+    if (ids === undefined) return [source];
+    if (intent.chain === 'ethereum' && ids.length > 1) refuse('INVALID_INTENT', 'an ethereum transaction has one sender: sourceKeyIds may list only sourceKeyId');
+    const seen = new Set<string>();
+    for (const keyId of ids) {
+      if (seen.has(keyId)) refuse('SOURCE_KEY_DUPLICATE', `key ${keyId} is listed twice in sourceKeyIds`);
+      seen.add(keyId);
+    }
+    if (!seen.has(intent.sourceKeyId)) refuse('SOURCE_KEY_NOT_LISTED', `sourceKeyIds must include the primary key ${intent.sourceKeyId}`);
+    return ids.map((keyId) => {
+      const key = this.key(keyId);
+      if (key.clientId !== intent.clientId) refuse('SOURCE_KEY_FOREIGN', `key ${keyId} is not a wallet of client ${intent.clientId}`);
+      if (key.tier !== source.tier) refuse('SOURCE_KEY_TIER_MISMATCH', `key ${keyId} lives in the ${key.tier} token, the primary key ${source.id} in the ${source.tier} token`);
+      return key;
+    });
+  }
+
   /** Sign with the HSM, normalise to low-S and verify before anything leaves. */
   private async signDigest(key: SignerKey, digest: Uint8Array): Promise<{ r: bigint; s: bigint; compact: Uint8Array }> {
     const signature = normaliseLowS(await this.backend.signDigest(key.id, digest));
@@ -147,6 +171,7 @@ export class SignService {
     const source = this.key(intent.sourceKeyId);
     if (source.tier === 'backup') refuse('KEY_NOT_ACTIVE', 'keys in the backup token are for recovery drills, not for signing transactions');
     if (source.clientId !== intent.clientId) refuse('SOURCE_NOT_CLIENT_WALLET', `key ${source.id} is not a wallet of client ${intent.clientId}`);
+    const sources = this.sourceKeys(intent, source);
     const repeat = this.replay.previous(request.requestId, intentHash);
     if (repeat !== undefined) return { ...(repeat as Record<string, unknown>), repeated: true };
 
@@ -158,24 +183,31 @@ export class SignService {
 
     if (intent.chain === 'bitcoin') {
       if (!('psbt' in request.transaction)) return refuse('INVALID_REQUEST', 'a bitcoin intent needs transaction.psbt');
-      const plan = checkBitcoin({ psbtBase64: request.transaction.psbt, intent, source, keys: lookup, policy: this.policy });
+      const plan = checkBitcoin({ psbtBase64: request.transaction.psbt, intent, source, sources, keys: lookup, policy: this.policy });
       const decision = this.replay.begin({ requestId: request.requestId, intentId: intent.intentId, intentHash, keyId: source.id, chain: 'bitcoin', outpoints: plan.outpoints, nonce: null });
       if (decision.kind === 'repeat') return { ...(decision.response as Record<string, unknown>), repeated: true };
       try {
-        const signer = { publicKey: source.publicKeyCompressed, sign: async (hash: Uint8Array) => (await this.signDigest(source, hash)).compact };
-        await Promise.all(plan.psbt.txInputs.map((_input, index) => plan.psbt.signInputAsync(index, signer, [bitcoin.Transaction.SIGHASH_ALL])));
+        // Each input is signed by the key whose P2WPKH script it spends (bitcoinjs checks the pubkey
+        // against the script again); every HSM signature is low-S and verified in signDigest.
+        const signerOf = (key: SignerKey): bitcoin.SignerAsync => ({ publicKey: key.publicKeyCompressed, sign: async (hash: Uint8Array) => (await this.signDigest(key, hash)).compact });
+        const signers = new Map(sources.map((key) => [key.id, signerOf(key)]));
+        await Promise.all(plan.inputKeys.map((key, index) => {
+          const signer = signers.get(key.id);
+          if (!signer) throw new Error(`no signer for input ${index}`);
+          return plan.psbt.signInputAsync(index, signer, [bitcoin.Transaction.SIGHASH_ALL]);
+        }));
         const validator = (pubkey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean => ecc.verify(message, pubkey, signature, true);
         if (!plan.psbt.validateSignaturesOfAllInputs(validator)) throw new Error('PSBT signatures do not validate');
-        const signatures = plan.psbt.data.inputs.map((input, inputIndex) => ({ inputIndex, signature: Buffer.from(input.partialSig?.[0]?.signature ?? []).toString('hex') }));
+        const signatures = plan.psbt.data.inputs.map((input, inputIndex) => ({ inputIndex, keyId: plan.inputKeys[inputIndex]?.id, signature: Buffer.from(input.partialSig?.[0]?.signature ?? []).toString('hex') }));
         const signedPsbt = plan.psbt.toBase64();
         plan.psbt.finalizeAllInputs();
         const tx = plan.psbt.extractTransaction(true);
         const response = {
-          requestId: request.requestId, intentHash, keyId: source.id, chain: 'bitcoin', policyHash: this.policy.hash, approvedBy,
+          requestId: request.requestId, intentHash, keyId: source.id, keyIds: sources.map((key) => key.id), chain: 'bitcoin', policyHash: this.policy.hash, approvedBy,
           psbt: signedPsbt, txHex: tx.toHex(), txid: tx.getId(), feeSat: plan.feeSat.toString(), outpoints: plan.outpoints, signatures,
         };
         await decision.reservation.commit(response);
-        this.log({ event: 'signed', requestId: request.requestId, intentHash, keyId: source.id, chain: 'bitcoin', txid: response.txid, approvedBy });
+        this.log({ event: 'signed', requestId: request.requestId, intentHash, keyId: source.id, keyIds: response.keyIds, chain: 'bitcoin', txid: response.txid, approvedBy });
         return { ...response, repeated: false };
       } catch (error) {
         decision.reservation.abort();

@@ -142,18 +142,21 @@ export function randomP2wpkhAddress(network: bitcoin.networks.Network = regtest)
   return bitcoin.payments.p2wpkh({ hash: randomBytes(20), network }).address ?? '';
 }
 
-export interface UtxoSpec { txid: string; vout: number; value: bigint }
+/** `publicKey` (compressed hex): the key whose P2WPKH output this is; default: buildPsbt's sourcePublicKey. */
+export interface UtxoSpec { txid: string; vout: number; value: bigint; publicKey?: string }
 
-export function randomUtxo(value: bigint): UtxoSpec {
-  return { txid: randomBytes(32).toString('hex'), vout: 0, value };
+export function randomUtxo(value: bigint, publicKey?: string): UtxoSpec {
+  return { txid: randomBytes(32).toString('hex'), vout: 0, value, ...(publicKey === undefined ? {} : { publicKey }) };
 }
 
 export function buildPsbt(options: { sourcePublicKey: string; utxos: UtxoSpec[]; outputs: { address?: string; script?: Buffer; value: bigint }[]; network?: bitcoin.networks.Network }): string {
   const network = options.network ?? regtest;
   const psbt = new bitcoin.Psbt({ network });
-  const script = bitcoin.payments.p2wpkh({ pubkey: Buffer.from(options.sourcePublicKey, 'hex'), network }).output;
-  if (!script) throw new Error('no script');
-  for (const utxo of options.utxos) psbt.addInput({ hash: utxo.txid, index: utxo.vout, witnessUtxo: { script, value: utxo.value } });
+  for (const utxo of options.utxos) {
+    const script = bitcoin.payments.p2wpkh({ pubkey: Buffer.from(utxo.publicKey ?? options.sourcePublicKey, 'hex'), network }).output;
+    if (!script) throw new Error('no script');
+    psbt.addInput({ hash: utxo.txid, index: utxo.vout, witnessUtxo: { script, value: utxo.value } });
+  }
   for (const output of options.outputs) {
     if (output.script) psbt.addOutput({ script: output.script, value: output.value });
     else psbt.addOutput({ address: output.address ?? '', value: output.value });
