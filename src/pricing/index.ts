@@ -1,0 +1,6 @@
+// Pricing: USD values for thresholds. Other contexts import from here.
+export { usdToCents, formatUsdCents } from './usd.ts';
+export {
+  StaticPriceSource, loadStaticPrices, parseUsdPrice, usdCents, usdCentsAt, pricesFileSchema, PRICES_ASSETS_MAX,
+  type PriceSource, type UsdPrice, type PricesFile,
+} from './price-source.ts';
