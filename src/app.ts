@@ -22,13 +22,17 @@ import { depositRoutes } from './deposits/deposit-routes.ts';
 import { devRoutes } from './deposits/dev-routes.ts';
 import type { WalletService } from './wallets/wallet-service.ts';
 import type { ChainRuntime } from './deposits/chain-runtime.ts';
+import type { SignerClient } from './signer-client/signer-client.ts';
+import { createWithdrawalModule, type WithdrawalModule } from './withdrawals/withdrawal-module.ts';
+import { withdrawalRoutes } from './withdrawals/withdrawal-routes.ts';
+import { treasuryRoutes } from './withdrawals/treasury-routes.ts';
 
 export const VERSION = '0.1.0';
 
 export interface Amanat {
   http: express.Express;
   routes: readonly RouteDef[];
-  services: { assets: AssetRegistry; ledger: LedgerService; clients: ClientService; apiKeys: ApiKeyService; audit: AuditLog };
+  services: { assets: AssetRegistry; ledger: LedgerService; clients: ClientService; apiKeys: ApiKeyService; audit: AuditLog; withdrawals: WithdrawalModule };
   /** Hold expiry and audit sealing loops. */
   startBackground(): void;
   stopBackground(): Promise<void>;
@@ -42,6 +46,7 @@ export interface AmanatDeps {
   wallets?: WalletService;
   /** Chain nodes and deposit scanners; absent with CHAINS_ENABLED=false. */
   chains?: ChainRuntime;
+  signer?: SignerClient;
 }
 
 export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
@@ -53,6 +58,7 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
   const apiKeys = new ApiKeyService(pool, config.auth.apiKeyCacheMs);
   const audit = new AuditLog(pool);
   const metrics = createMetrics();
+  const withdrawals = createWithdrawalModule({ config, pool, assets, ledger, clients, log, wallets: deps.wallets, signer: deps.signer, chains });
 
   const routes: RouteDef[] = [];
   routes.push(
@@ -64,6 +70,8 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
     ...auditRoutes({ audit }),
     ...walletRoutes({ wallets: deps.wallets, clients, assets, depositTier: config.deposits.tier }),
     ...depositRoutes({ assets }),
+    ...withdrawalRoutes({ withdrawals: withdrawals.service, assets, clients, ledger, travelRule: withdrawals.travelRule }),
+    ...treasuryRoutes({ withdrawals: withdrawals.service, assets }),
   );
   if (config.env === 'development' && chains && (chains.bitcoin.dev || chains.ethereum.dev)) {
     routes.push(...devRoutes({ chains, assets, confirmations: { bitcoin: config.chains.bitcoin.confirmations, ethereum: config.chains.ethereum.confirmations } }));
@@ -85,11 +93,13 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
   return {
     http,
     routes,
-    services: { assets, ledger, clients, apiKeys, audit },
+    services: { assets, ledger, clients, apiKeys, audit, withdrawals },
     startBackground() {
       loop('hold-expiry', config.ledger.expiryIntervalMs, () => ledger.expireHolds(1000));
       loop('audit-seal', config.audit.sealIntervalMs, () => audit.seal(10_000));
       for (const scanner of chains?.scanners ?? []) loop(`scan-${scanner.chain}`, config.deposits.scanIntervalMs, () => scanner.tick());
+      const pipeline = withdrawals.pipeline;
+      if (pipeline) loop('withdrawals', config.withdrawals.workerIntervalMs, () => pipeline.drain(100));
     },
     async stopBackground() {
       for (const t of timers.splice(0)) clearInterval(t);

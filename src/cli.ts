@@ -11,11 +11,31 @@ import { readRuntime } from './platform/runtime-file.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { ApiKeyService, ROLES, type Role } from './auth/api-keys.ts';
 import { inTransaction } from './platform/tx.ts';
+import { readFileSync } from 'node:fs';
+import { createPrivateKey, sign as cryptoSign, randomUUID } from 'node:crypto';
+import { approvalMessage } from '../signer/src/intent.ts';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI prints whatever JSON the API answers
+type Json = any;
+
+async function api(method: string, path: string, body?: unknown): Promise<Json> {
+  const base = process.env.AMANAT_API_URL ?? 'http://127.0.0.1:8080';
+  const key = process.env.AMANAT_API_KEY;
+  if (!key) throw new Error('set AMANAT_API_KEY to a treasury API key');
+  const res = await fetch(`${base}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body),
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json', 'idempotency-key': randomUUID() } : {}) } });
+  const json = await res.json();
+  if (res.status >= 400) throw new Error(`${res.status} ${(json as { code?: string }).code ?? ''}: ${(json as { detail?: string }).detail ?? ''}`);
+  return json;
+}
 
 const USAGE = `usage: amanat <command>
   audit verify [--json]             verify the audit hash chain and the journal entry hashes
   audit seal                        seal pending audit rows into the chain
-  keys create --role ROLE --name N  create an API key (${ROLES.join(', ')})`;
+  keys create --role ROLE --name N  create an API key (${ROLES.join(', ')})
+  treasury pending                  withdrawals waiting for approvals (AMANAT_API_URL, AMANAT_API_KEY: a treasury key)
+  treasury approve ID --approver APPROVER_ID --key PEM_FILE [--valid-minutes N]
+                                    sign the withdrawal's intent with the officer's own key and submit the approval`;
 
 async function withPool<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
   const config = loadConfig();
@@ -33,7 +53,8 @@ async function withPool<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true,
-    options: { json: { type: 'boolean', default: false }, role: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', default: false } },
+    options: { json: { type: 'boolean', default: false }, role: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', default: false },
+      approver: { type: 'string' }, key: { type: 'string' }, 'valid-minutes': { type: 'string' } },
   });
   const [group, command] = positionals;
   if (values.help || !group) { process.stdout.write(`${USAGE}\n`); return values.help ? 0 : 2; }
@@ -64,6 +85,34 @@ async function main(argv: string[]): Promise<number> {
     if (!role || !ROLES.includes(role) || !values.name) { process.stderr.write(`${USAGE}\n`); return 2; }
     const { key, secret } = await withPool((pool) => inTransaction(pool, (q) => new ApiKeyService(pool, 0).create(q, { name: values.name!, role, createdBy: null })));
     process.stdout.write(`created ${key.role} key ${key.id} (${key.name}); secret (shown once):\n${secret}\n`);
+    return 0;
+  }
+  if (group === 'treasury' && command === 'pending') {
+    const { pending } = await api('GET', '/v1/treasury/approvals') as { pending: Json[] };
+    for (const p of pending) {
+      const w = p.withdrawal;
+      process.stdout.write(`${w.id}  ${w.amount} ${w.asset} -> ${w.destination} (${w.destinationType})  client ${p.client?.external_ref}  from ${w.sourceTier}\n`
+        + `    policy: ${w.policy?.outcome} ${JSON.stringify(w.policy?.reasons)}  travel rule: ${w.travelRule.status}  hot ratio (retail) ${p.hotRatioRetailPct.before}% -> ${p.hotRatioRetailPct.after}%\n`
+        + `    approvals ${p.approvals.length}/${w.approvalsRequired}  intent ${p.intentHash}\n`);
+    }
+    if (pending.length === 0) process.stdout.write('nothing waits for approval\n');
+    return 0;
+  }
+  if (group === 'treasury' && command === 'approve') {
+    const id = positionals[2];
+    if (!id || !values.approver || !values.key) { process.stderr.write(`${USAGE}\n`); return 2; }
+    const { pending } = await api('GET', '/v1/treasury/approvals') as { pending: Json[] };
+    const item = pending.find((p) => p.withdrawal.id === id);
+    if (!item) throw new Error(`withdrawal ${id} is not waiting for approvals`);
+    const key = createPrivateKey(readFileSync(values.key, 'utf8'));
+    const algorithm = key.asymmetricKeyType === 'ed25519' ? 'ed25519' : 'p256';
+    const signedAt = new Date().toISOString();
+    const expiresAt = new Date(Date.now() + Number(values['valid-minutes'] ?? 60) * 60_000).toISOString();
+    const message = approvalMessage({ intentHash: item.intentHash, approverId: values.approver, signedAt, expiresAt });
+    const signature = algorithm === 'ed25519' ? cryptoSign(null, message, key) : cryptoSign('sha256', message, { key, dsaEncoding: 'der' });
+    const result = await api('POST', `/v1/treasury/approvals/${id}`, { approverId: values.approver, algorithm, intentHash: item.intentHash,
+      signature: signature.toString('base64'), signedAt, expiresAt });
+    process.stdout.write(`approved: ${result.approvals}/${result.required} approvals on ${id}\n`);
     return 0;
   }
   process.stderr.write(`${USAGE}\n`);

@@ -15,9 +15,10 @@ import { SignerClient } from './signer-client/signer-client.ts';
 import { WalletService } from './wallets/wallet-service.ts';
 import { openChains, type ChainRuntime } from './deposits/chain-runtime.ts';
 import { startSignerProcess, type RunningSigner } from '../signer/src/launch.ts';
+import { ensureDevTreasury } from './withdrawals/dev-treasury.ts';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  let config = loadConfig();
   const log = createLogger(config.logLevel);
   log.info({ version: VERSION, config: redactedConfig(config) }, 'starting Amanat');
   mkdirSync(config.dataDir, { recursive: true });
@@ -28,18 +29,26 @@ async function main(): Promise<void> {
   let signer: RunningSigner | undefined;
   let chains: ChainRuntime | undefined;
   let wallets: WalletService | undefined;
+  let signerClient: SignerClient | undefined;
   try {
     if (config.chains.enabled) {
       // The signer is its own process: here it is started as a child for development; in
       // production SIGNER_SOCKET points at the one running next to the HSM.
       let socketPath = config.signer.socketPath;
+      if (!socketPath && !config.signer.policyFile && config.env === 'development') {
+        // Development: officers with keys under data/treasury, registered in the signer's policy and the API's.
+        const treasury = ensureDevTreasury(config.dataDir, path.resolve(import.meta.dirname, '../policies/signer-policy.json'));
+        config = Object.freeze({ ...config, signer: { ...config.signer, policyFile: treasury.policyFile },
+          withdrawals: { ...config.withdrawals, approversFile: treasury.policyFile } });
+        log.info({ officers: treasury.officers }, 'development treasury officers');
+      }
       if (!socketPath) {
         signer = await startSignerProcess({ dataDir: path.join(config.dataDir, 'signer'), backend: config.signer.backend, policyFile: config.signer.policyFile,
           onLog: (line) => log.debug({ component: 'signer' }, line) });
         stops.push(() => signer!.stop());
         socketPath = signer.socketPath;
       }
-      const signerClient = new SignerClient(socketPath);
+      signerClient = new SignerClient(socketPath);
       await signerClient.health();
       const assets = new AssetRegistry(db.app);
       await assets.load();
@@ -54,7 +63,7 @@ async function main(): Promise<void> {
     await stopAll();
     throw error;
   }
-  const amanat = await createAmanat({ pool: db.app, config, log, wallets, chains });
+  const amanat = await createAmanat({ pool: db.app, config, log, wallets, chains, signer: signerClient });
 
   const keyFile = config.auth.bootstrapAdminKeyFile ?? path.join(config.dataDir, 'secrets', 'bootstrap-admin.key');
   const secret = await inTransaction(db.app, (q) => amanat.services.apiKeys.bootstrapAdmin(q));
@@ -81,6 +90,8 @@ async function main(): Promise<void> {
       : `  Signer: ${config.signer.socketPath ?? 'none (CHAINS_ENABLED=false)'}`,
     chains ? `  Bitcoin: ${chains.bitcoin.dev ? `embedded bcoin regtest at ${chains.bitcoin.dev.rpcUrl}` : 'BITCOIN_RPC_URL'} (${chains.bitcoin.network})` : '  Chains: disabled',
     chains ? `  Ethereum: ${chains.ethereum.dev ? `embedded Hardhat at ${chains.ethereum.dev.rpcUrl}` : 'ETHEREUM_RPC_URL'} (chain id ${chains.ethereum.chainId})` : '',
+    config.withdrawals.approversFile.endsWith('signer-policy.dev.json')
+      ? `  Treasury (development): officer keys ${path.join(config.dataDir, 'treasury')}/dev-officer-{1,2,3}.pem` : '',
     `  OpenAPI: ${url}/openapi.json`,
     '  Try:',
     `    curl -s -H "Authorization: Bearer $(cat ${keyFile})" ${url}/v1/assets`,

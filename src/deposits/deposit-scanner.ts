@@ -189,18 +189,46 @@ export class DepositScanner {
 
   private async creditConfirmed(q: Queryable, tipHeight: number, result: TickResult): Promise<void> {
     const { rows } = await q.query<DepositRow>(
-      `select d.*, w.state as wallet_state from deposits d join wallets w on w.id = d.wallet_id
+      `select d.*, w.state as wallet_state, w.owner as wallet_owner, w.house_purpose, a.key_id
+       from deposits d join wallets w on w.id = d.wallet_id
+       join wallet_addresses a on a.chain = d.chain and a.address = d.address
        where d.chain = $1 and d.status = 'pending' order by d.block_height, d.deposit_key for update of d`, [this.chain]);
-    for (const row of rows as (DepositRow & { wallet_state: string })[]) {
+    for (const row of rows as (DepositRow & { wallet_state: string; wallet_owner: 'client' | 'house'; house_purpose: string | null; key_id: string })[]) {
       const confirmations = tipHeight - row.block_height + 1;
       if (confirmations < this.options.confirmations(row.asset)) continue;
-      const suspense = row.client_id === null || row.wallet_state === 'retired' || row.wallet_state === 'retiring';
-      const entryIds = await this.book(q, row, suspense);
+      const house = row.wallet_owner === 'house';
+      const suspense = !house && (row.client_id === null || row.wallet_state === 'retired' || row.wallet_state === 'retiring');
+      const entryIds = house ? await this.bookHouse(q, row, row.house_purpose === 'gas_station' ? 'house_wallet_gas' : 'house_wallet_fees')
+        : await this.book(q, row, suspense);
+      if (this.chain === 'bitcoin' && !suspense && row.output_index !== null) {
+        // Our own UTXO set: coin selection never depends on a node's address index.
+        await q.query(
+          `insert into utxos (txid, vout, wallet_id, address, key_id, value, status, origin)
+           values ($1, $2, $3, $4, $5, $6, 'unspent', 'deposit')
+           on conflict (txid, vout) do update set status = 'unspent' where utxos.status = 'gone'`,
+          [row.txid, row.output_index, row.wallet_id, row.address, row.key_id, row.amount.toString()]);
+      }
       await q.query(`update deposits set status = $2, credit_entry_id = $3, updated_at = now() where id = $1`,
         [row.id, suspense ? 'suspense' : 'credited', entryIds[0]]);
       result.credited++;
       await appendEvent(q, suspense ? 'deposit.suspense' : 'deposit.credited', row.client_id, row.id, { ...this.payload(row, tipHeight), entryIds });
     }
+  }
+
+  /** Funding of a house wallet (gas station, fees): house treasury and the house wallet's holdings. */
+  private async bookHouse(q: Queryable, row: DepositRow, holdingsKind: 'house_wallet_gas' | 'house_wallet_fees'): Promise<number[]> {
+    const amount = row.amount;
+    const r = await this.ledger.postEntry(q, {
+      idempotencyId: `deposit:${row.chain}:${row.deposit_key}:${row.generation}`, type: 'deposit', actor: `scanner:${this.chain}`,
+      cause: { chain: row.chain, txid: row.txid, outputIndex: row.output_index, depositId: row.id, generation: row.generation, house: true },
+      postings: [
+        { accountId: await this.ledger.systemAccountId(q, row.asset, 'external_world'), amount: -amount },
+        { accountId: await this.ledger.systemAccountId(q, row.asset, 'house_treasury'), amount },
+        { accountId: await this.ledger.systemAccountId(q, row.asset, 'external_chain'), amount: -amount },
+        { accountId: await this.ledger.systemAccountId(q, row.asset, holdingsKind), amount },
+      ],
+    });
+    return [r.entryId];
   }
 
   /** The credit: entitlement (external world → client) and holdings (external chain → the receiving wallet). */
@@ -262,6 +290,7 @@ export class DepositScanner {
         continue;
       }
       const reversalIds = await this.reverse(q, row);
+      if (this.chain === 'bitcoin') await q.query(`update utxos set status = 'gone' where txid = $1 and vout = $2 and status = 'unspent'`, [row.txid, row.output_index]);
       await q.query(`update deposits set status = 'reversed', reversal_entry_id = $2, updated_at = now() where id = $1`, [row.id, reversalIds[0]]);
       result.reversed++;
       await appendEvent(q, 'deposit.reversed', row.client_id, row.id, { ...this.payload(row, fork.height), reversalEntryIds: reversalIds });

@@ -14,7 +14,7 @@ export const CROSS_ROOT_ENTRY_TYPES: readonly EntryType[] = Object.freeze(['fee'
 
 export type ClientAccountKind = 'client_entitlement' | 'client_wallet_hot' | 'client_wallet_cold';
 export type SystemAccountKind =
-  | 'house_fees' | 'house_treasury' | 'house_suspense' | 'house_wallet_fees' | 'house_wallet_gas' | 'house_wallet_suspense'
+  | 'house_fees' | 'house_treasury' | 'house_suspense' | 'house_wallet_fees' | 'house_wallet_gas' | 'house_wallet_suspense' | 'house_gas_float'
   | 'external_world' | 'external_chain';
 
 export interface Posting { accountId: number; amount: bigint }
@@ -200,6 +200,8 @@ export class LedgerService {
   /** Posts a pending hold: `debit` (≤ hold) leaves the held account, `credits` receive it. */
   async postHold(q: Queryable, input: {
     holdId: string; idempotencyId: string; type: EntryType; debit: bigint; credits: Posting[];
+    /** More postings in the same entry that balance among themselves (e.g. the wallet-holdings side). */
+    others?: Posting[];
     cause?: Record<string, unknown>; memo?: string; actor: string;
   }): Promise<{ hold: Hold; entryId: number; replayed: boolean }> {
     const hold = await this.getHold(q, input.holdId);
@@ -209,7 +211,8 @@ export class LedgerService {
       throw new DomainError('UNBALANCED_ENTRY', 'credits must add up to the posted amount', { debit: input.debit.toString() });
     }
     const postings = [{ accountId: hold.accountId, amount: (-input.debit).toString() },
-      ...input.credits.map((c) => ({ accountId: c.accountId, amount: c.amount.toString() }))];
+      ...input.credits.map((c) => ({ accountId: c.accountId, amount: c.amount.toString() })),
+      ...(input.others ?? []).map((c) => ({ accountId: c.accountId, amount: c.amount.toString() }))];
     const requestHash = hashOf({ type: input.type, postings, cause: input.cause ?? {}, memo: input.memo ?? null });
     const { rows } = await call(() => q.query<{ r: { entryId: number; replayed: boolean } }>('select ledger_post_hold($1) as r', [{
       holdId: input.holdId, idempotencyId: input.idempotencyId, type: input.type, postings, cause: input.cause ?? {},

@@ -74,6 +74,21 @@ export const configSchema = z.object({
     maxBlocksPerTick: z.coerce.number().int().min(1).max(10_000).default(200).describe('SCAN_MAX_BLOCKS_PER_TICK'),
     maxReorgDepth: z.coerce.number().int().min(1).max(10_000).default(100).describe('SCAN_MAX_REORG_DEPTH: deeper reorgs stop the scanner with an alert'),
   }),
+  withdrawals: z.object({
+    policyFile: z.string().min(1).default('policies/withdrawal-policy.json').describe('WITHDRAWAL_POLICY_FILE: the versioned withdrawal policy'),
+    pricesFile: z.string().min(1).default('policies/prices.json').describe('PRICES_FILE: USD prices (static file for development)'),
+    approversFile: z.string().min(1).default('policies/signer-policy.json').describe('TREASURY_APPROVERS_FILE: registered approver keys (the signer policy file)'),
+    piiKeyringFile: z.string().min(1).optional().describe('PII_KEYRING_FILE: {kid: 64 hex} keys for Travel Rule data at rest (default <dataDir>/secrets/pii-keyring.json, generated)'),
+    quoteTtlSeconds: z.coerce.number().int().min(10).max(3600).default(300).describe('WITHDRAWAL_QUOTE_TTL_SECONDS'),
+    btcNetworkFeeMaxSat: z.coerce.bigint().min(1n).default(200_000n).describe('BTC_NETWORK_FEE_MAX_SAT: quoted and held maximum BTC fee'),
+    ethNetworkFeeMaxWei: z.coerce.bigint().min(1n).default(10n ** 16n).describe('ETH_NETWORK_FEE_MAX_WEI: quoted and held maximum ETH gas'),
+    btcFeeRateFallbackSatPerVbyte: z.coerce.bigint().min(1n).default(5n).describe('BTC_FEE_RATE_FALLBACK: when the node has no estimate (regtest)'),
+    btcFeeRateCapSatPerVbyte: z.coerce.bigint().min(1n).default(200n).describe('BTC_FEE_RATE_CAP'),
+    workerIntervalMs: z.coerce.number().int().min(20).max(60_000).default(250).describe('WITHDRAWAL_WORKER_INTERVAL_MS'),
+    vaspTravelRule: z.enum(['hold', 'development-auto-ack']).default('hold')
+      .describe('TRAVEL_RULE_VASP: hold = VASP-bound transfers wait for the Travel Rule exchange (not built yet)'),
+    originatingVasp: z.string().min(1).default('Amanat (development)').describe('ORIGINATING_VASP_NAME'),
+  }),
   audit: z.object({
     sealIntervalMs: z.coerce.number().int().min(50).max(60_000).default(500)
       .describe('AUDIT_SEAL_INTERVAL_MS: how often new audit rows are sealed into the hash chain'),
@@ -130,6 +145,13 @@ export function loadConfig(env: Env = process.env): Config {
       expiryIntervalMs: pick('HOLD_EXPIRY_INTERVAL_MS'),
     },
     audit: { ...(fileValues.audit as object), sealIntervalMs: pick('AUDIT_SEAL_INTERVAL_MS') },
+    withdrawals: {
+      ...(fileValues.withdrawals as object), policyFile: pick('WITHDRAWAL_POLICY_FILE'), pricesFile: pick('PRICES_FILE'),
+      approversFile: pick('TREASURY_APPROVERS_FILE'), piiKeyringFile: pick('PII_KEYRING_FILE'), quoteTtlSeconds: pick('WITHDRAWAL_QUOTE_TTL_SECONDS'),
+      btcNetworkFeeMaxSat: pick('BTC_NETWORK_FEE_MAX_SAT'), ethNetworkFeeMaxWei: pick('ETH_NETWORK_FEE_MAX_WEI'),
+      btcFeeRateFallbackSatPerVbyte: pick('BTC_FEE_RATE_FALLBACK'), btcFeeRateCapSatPerVbyte: pick('BTC_FEE_RATE_CAP'),
+      workerIntervalMs: pick('WITHDRAWAL_WORKER_INTERVAL_MS'), vaspTravelRule: pick('TRAVEL_RULE_VASP'), originatingVasp: pick('ORIGINATING_VASP_NAME'),
+    },
     signer: { ...(fileValues.signer as object), socketPath: pick('SIGNER_SOCKET'), backend: pick('SIGNER_BACKEND'), policyFile: pick('SIGNER_POLICY_FILE') },
     chains: {
       ...(fileValues.chains as object),
@@ -176,6 +198,8 @@ export function redactedConfig(config: Config): Record<string, unknown> {
   return {
     ...config,
     database: { ...config.database, url: redactUrl(config.database.url), appUrl: redactUrl(config.database.appUrl) },
+    withdrawals: { ...config.withdrawals, btcNetworkFeeMaxSat: config.withdrawals.btcNetworkFeeMaxSat.toString(), ethNetworkFeeMaxWei: config.withdrawals.ethNetworkFeeMaxWei.toString(),
+      btcFeeRateFallbackSatPerVbyte: config.withdrawals.btcFeeRateFallbackSatPerVbyte.toString(), btcFeeRateCapSatPerVbyte: config.withdrawals.btcFeeRateCapSatPerVbyte.toString() },
     chains: { ...config.chains, bitcoin: { ...config.chains.bitcoin, rpcUrl: redactUrl(config.chains.bitcoin.rpcUrl), rpcPassword: config.chains.bitcoin.rpcPassword ? '***' : undefined },
       ethereum: { ...config.chains.ethereum, chainId: config.chains.ethereum.chainId.toString(), rpcUrl: redactUrl(config.chains.ethereum.rpcUrl) } },
   };

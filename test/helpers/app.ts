@@ -1,5 +1,8 @@
 // Starts the real HTTP app on a free port against a fresh test database.
 import type { AddressInfo } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { Server } from 'node:http';
 import { createAmanat, type Amanat } from '../../src/app.ts';
 import { loadConfig } from '../../src/platform/config.ts';
@@ -21,8 +24,10 @@ let seq = 0;
 
 export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
   const db = await createTestDatabase();
-  const config = loadConfig({ AMANAT_ENV: 'test', LOG_LEVEL: 'silent', API_KEY_CACHE_MS: '0', ...env });
-  const log = createLogger('silent');
+  const dataDir = mkdtempSync(path.join(process.env.AMANAT_TEST_TMP ?? tmpdir(), 'app-'));
+  const config = loadConfig({ AMANAT_ENV: 'test', LOG_LEVEL: 'silent', API_KEY_CACHE_MS: '0', AMANAT_DATA_DIR: dataDir, ...env });
+  // AMANAT_TEST_LOG=debug shows what the app logs (a 500's error, for one).
+  const log = createLogger(process.env.AMANAT_TEST_LOG ?? 'silent');
   const amanat = await createAmanat({ pool: db.app, config, log });
   const keys = {} as Record<Role, string>;
   for (const role of ROLES) {

@@ -1,0 +1,61 @@
+// Treasury: what an approver must see before signing, and the approval itself (WDR-06).
+import { z } from 'zod';
+import { defineRoute, type RouteDef } from '../api/route.ts';
+import { uuid } from '../api/schemas.ts';
+import type { Queryable } from '../platform/tx.ts';
+import type { AssetRegistry } from '../assets/asset-registry.ts';
+import type { WithdrawalRow, WithdrawalService } from './withdrawal-service.ts';
+import { presentWithdrawal } from './withdrawal-routes.ts';
+
+/** HOT-01: the retail pool's hot share for an asset, now and after this withdrawal leaves its source tier. */
+async function hotRatio(q: Queryable, w: WithdrawalRow): Promise<{ before: string; after: string }> {
+  const { rows } = await q.query<{ hot: bigint | null; cold: bigint | null }>(
+    `select sum(case when a.kind = 'client_wallet_hot' then a.balance end) as hot, sum(case when a.kind = 'client_wallet_cold' then a.balance end) as cold
+     from accounts a join clients c on c.id = a.client_id where c.classification = 'retail' and a.asset = $1`, [w.asset]);
+  const hot = rows[0]!.hot ?? 0n;
+  const cold = rows[0]!.cold ?? 0n;
+  const pct = (h: bigint, c: bigint) => (h + c === 0n ? '0.00' : `${(h * 10_000n) / (h + c) / 100n}.${((h * 10_000n) / (h + c) % 100n).toString().padStart(2, '0')}`);
+  const after = w.source_tier === 'cold' ? pct(hot, cold - w.amount > 0n ? cold - w.amount : 0n) : pct(hot - w.amount > 0n ? hot - w.amount : 0n, cold);
+  return { before: pct(hot, cold), after };
+}
+
+export function treasuryRoutes(deps: { withdrawals: WithdrawalService | undefined; assets: AssetRegistry }): RouteDef[] {
+  const service = () => {
+    if (!deps.withdrawals) throw new Error('withdrawals are not configured');
+    return deps.withdrawals;
+  };
+  return [
+    defineRoute({
+      method: 'get', path: '/v1/treasury/approvals', tag: 'treasury', roles: ['treasury', 'admin', 'auditor'],
+      summary: 'Withdrawals waiting for approvals, with what an approver must see: client, amounts, destination, policy trace, Travel Rule status, hot ratio after the move, and the intent to sign',
+      async handler({ q }) {
+        const waiting = await service().list(q, { state: 'approvals', limit: 500 });
+        const out = [];
+        for (const w of waiting.filter((x) => x.approvals_required > 0 && x.intent_hash)) {
+          const { rows: client } = await q.query('select id, external_ref, classification, kz_resident from clients where id = $1', [w.client_id]);
+          const { rows: approvals } = await q.query<{ approver_id: string; user_id: string; signed_at: Date; expires_at: Date }>(
+            'select approver_id, user_id, signed_at, expires_at from withdrawal_approvals where withdrawal_id = $1 and intent_hash = $2', [w.id, w.intent_hash]);
+          out.push({
+            withdrawal: presentWithdrawal(deps.assets, w), client: client[0], initiator: w.initiator,
+            policyTrace: w.policy?.trace ?? [], hotRatioRetailPct: await hotRatio(q, w), intent: w.intent, intentHash: w.intent_hash,
+            approvals: approvals.map((a) => ({ approverId: a.approver_id, userId: a.user_id, signedAt: a.signed_at.toISOString(), expiresAt: a.expires_at.toISOString() })),
+          });
+        }
+        return { status: 200, body: { pending: out } };
+      },
+    }),
+    defineRoute({
+      method: 'post', path: '/v1/treasury/approvals/:withdrawalId', tag: 'treasury', roles: ['treasury'],
+      summary: 'Approve with the officer’s registered key: a signature over the canonical intent hash and its validity window (checked here and again by the signer); the initiator cannot approve',
+      params: z.strictObject({ withdrawalId: uuid }),
+      body: z.strictObject({
+        approverId: z.string().min(1).max(128), algorithm: z.enum(['ed25519', 'p256']), intentHash: z.string().regex(/^[0-9a-f]{64}$/),
+        signature: z.string().min(1).max(512), signedAt: z.iso.datetime({ offset: true }), expiresAt: z.iso.datetime({ offset: true }),
+      }),
+      async handler({ params, body, q }) {
+        const result = await service().approve(q, params.withdrawalId, body);
+        return { status: 200, body: { withdrawalId: params.withdrawalId, ...result }, subject: params.withdrawalId };
+      },
+    }),
+  ];
+}

@@ -1,0 +1,441 @@
+// The withdrawal pipeline: every step is a persisted state, worked by whichever worker holds the
+// withdrawal's row lock (the lease: SELECT … FOR UPDATE SKIP LOCKED). A crash at any point resumes
+// at the last committed state. The signed transaction is committed before it is broadcast, the
+// chain is asked before anything is broadcast again, and a withdrawal has exactly one signed
+// transaction (re-signing after a crash returns the same one from the signer's replay log).
+import type pg from 'pg';
+import { DomainError } from '../platform/errors.ts';
+import type { Logger } from '../platform/logger.ts';
+import type { Queryable } from '../platform/tx.ts';
+import type { AssetRegistry, Asset } from '../assets/asset-registry.ts';
+import type { LedgerService, Posting } from '../ledger/ledger-service.ts';
+import type { WalletService } from '../wallets/wallet-service.ts';
+import type { SignerClient } from '../signer-client/signer-client.ts';
+import { SignerRefusal } from '../signer-client/signer-client.ts';
+import type { ChainRuntime } from '../deposits/chain-runtime.ts';
+import { buildPsbt, type Utxo } from '../chains/bitcoin/psbt.ts';
+import { decodeAddress } from '../chains/bitcoin/address.ts';
+import { buildErc20Transfer, buildEthTransfer, ETH_TRANSFER_GAS } from '../chains/ethereum/tx.ts';
+import { isChainError } from '../chains/errors.ts';
+import { intentHash, type Intent } from '../../signer/src/intent.ts';
+import { appendEvent } from '../events/event-feed.ts';
+import { transition, type WithdrawalRow, type WithdrawalState } from './withdrawal-service.ts';
+import type { Compliance } from './compliance.ts';
+import type { ApproverRegistry } from './approvers.ts';
+
+export interface PipelineSettings {
+  confirmations: { bitcoin: number; ethereum: number };
+  btcFeeRateFallbackSatPerVbyte: bigint;
+  btcFeeRateCapSatPerVbyte: bigint;
+  ethPriorityFeeWei: bigint;
+  ethMaxFeePerGasCapWei: bigint;
+  erc20GasLimit: bigint;
+  /** Steps a withdrawal may fail transiently (chain or signer unreachable) before it is failed. */
+  maxAttempts: number;
+  retryDelayMs: number;
+  /** Travel Rule to VASPs: the exchange with the beneficiary VASP is not built yet (hold = wait). */
+  vaspTravelRule: 'hold' | 'development-auto-ack';
+}
+
+const RUNNABLE: readonly WithdrawalState[] = ['requested', 'policy', 'travel_rule', 'approvals', 'signing', 'broadcast', 'confirming'];
+const INTENT_TTL_MS = 24 * 3600_000;
+
+export class WithdrawalPipeline {
+  constructor(private readonly deps: {
+    pool: pg.Pool; assets: AssetRegistry; ledger: LedgerService; wallets: WalletService; signer: SignerClient;
+    chains: ChainRuntime; compliance: Compliance; approvers: ApproverRegistry; settings: PipelineSettings; log: Logger;
+  }) {}
+
+  /** Works runnable withdrawals until none is left or `max` steps were taken; returns the steps taken. */
+  async drain(max = 1000): Promise<number> {
+    let steps = 0;
+    while (steps < max && (await this.step())) steps++;
+    return steps;
+  }
+
+  /** One step of one runnable withdrawal. Returns false when nothing was runnable. */
+  async step(): Promise<boolean> {
+    const client = await this.deps.pool.connect();
+    let w: WithdrawalRow | undefined;
+    try {
+      await client.query('begin');
+      const { rows } = await client.query<WithdrawalRow>(
+        `select * from withdrawals where state = any($1) and next_run_at <= now()
+         order by next_run_at limit 1 for update skip locked`, [RUNNABLE]);
+      w = rows[0];
+      if (!w) { await client.query('rollback'); return false; }
+      await this.run(client, w);
+      await client.query('commit');
+      return true;
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      if (!w) throw error;
+      await this.onError(w, error);
+      return true;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async onError(w: WithdrawalRow, error: unknown): Promise<void> {
+    const transient = (isChainError(error) && ['RPC_UNAVAILABLE', 'RPC_ERROR', 'BROADCAST_NOT_ACCEPTED'].includes(error.code))
+      || (error instanceof DomainError && ['SIGNER_UNAVAILABLE', 'CHAIN_UNAVAILABLE'].includes(error.code));
+    const code = error instanceof DomainError || isChainError(error) || error instanceof SignerRefusal ? error.code : 'INTERNAL';
+    const detail = error instanceof Error ? error.message : String(error);
+    this.deps.log.warn({ withdrawalId: w.id, state: w.state, code, detail }, 'withdrawal step failed');
+    await this.deps.pool.query(
+      `update withdrawals set attempts = attempts + 1, failure_code = $2, failure_detail = $3,
+         next_run_at = now() + make_interval(secs => $4) where id = $1`,
+      [w.id, code, detail.slice(0, 2000), (this.deps.settings.retryDelayMs / 1000) * Math.min(2 ** w.attempts, 64)]);
+    const beforeBroadcast = ['requested', 'policy', 'travel_rule', 'approvals', 'signing'].includes(w.state);
+    if (beforeBroadcast && (!transient || w.attempts + 1 >= this.deps.settings.maxAttempts)) {
+      // Nothing left our hands yet: fail and release the client's funds.
+      const client = await this.deps.pool.connect();
+      try {
+        await client.query('begin');
+        const { rows } = await client.query<WithdrawalRow>('select * from withdrawals where id = $1 for update', [w.id]);
+        const current = rows[0]!;
+        if (current.state === w.state && !current.signed_tx) await this.finishUnsent(client, current, 'failed', code, detail);
+        await client.query('commit');
+      } catch (e) {
+        await client.query('rollback').catch(() => undefined);
+        throw e;
+      } finally {
+        client.release();
+      }
+    }
+  }
+
+  private async run(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
+    switch (w.state) {
+      case 'requested': return transition(q, w, 'policy');
+      case 'policy': return this.policyStep(q, w);
+      case 'travel_rule': return this.travelRuleStep(q, w);
+      case 'approvals': return this.approvalsStep(q, w);
+      case 'signing': return this.signingStep(q, w);
+      case 'broadcast': return this.broadcastStep(q, w);
+      case 'confirming': return this.confirmingStep(q, w);
+      default: return undefined;
+    }
+  }
+
+  private asset(w: WithdrawalRow): Asset {
+    return this.deps.assets.get(w.asset);
+  }
+
+  /** Rejected, failed or cancelled before anything was broadcast: the hold is voided, reserved coins freed. */
+  private async finishUnsent(q: Queryable, w: WithdrawalRow, to: 'rejected' | 'failed', code: string, detail: string): Promise<void> {
+    if (w.hold_id) {
+      const hold = await this.deps.ledger.getHold(q, w.hold_id);
+      if (hold?.state === 'pending') await this.deps.ledger.releaseHold(q, w.hold_id, 'pipeline');
+    }
+    await q.query(`update utxos set status = 'unspent', reserved_by = null where reserved_by = $1 and status = 'reserved'`, [w.id]);
+    await q.query('update withdrawals set failure_code = $2, failure_detail = $3 where id = $1', [w.id, code, detail.slice(0, 2000)]);
+    await transition(q, w, to, { code, detail });
+    await appendEvent(q, to === 'rejected' ? 'withdrawal.rejected' : 'withdrawal.failed', w.client_id, w.id, { withdrawalId: w.id, code, detail });
+  }
+
+  private async policyStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
+    const asset = this.asset(w);
+    // Where the coins come from: the client's hot wallet when it covers amount and fee, else cold (WDR-06).
+    const hot = await this.deps.ledger.clientAccountId(q, w.client_id, w.asset, 'client_wallet_hot');
+    const { rows } = await q.query<{ balance: bigint }>('select balance from accounts where id = $1', [hot]);
+    const needed = w.amount + (asset.contractAddress ? 0n : w.network_fee_max);
+    const tier: 'hot' | 'cold' = rows[0]!.balance >= needed ? 'hot' : 'cold';
+    const decision = await this.deps.compliance.evaluatePolicy(q, w, asset, tier);
+    const approvals = tier === 'cold' ? Math.max(decision.approvals, this.deps.approvers.quorum) : decision.approvals;
+    await q.query(`update withdrawals set policy = $2, policy_hash = $3, source_tier = $4, approvals_required = $5 where id = $1`,
+      [w.id, decision, decision.policyHash, tier, decision.outcome === 'deny' ? 0 : approvals]);
+    if (decision.outcome === 'deny') {
+      return this.finishUnsent(q, w, 'rejected', 'POLICY_DENIED', `denied by ${decision.matchedRules.join(', ')}: ${decision.reasons.join(', ')}`);
+    }
+    await transition(q, w, 'travel_rule', { outcome: decision.outcome, approvals, tier });
+  }
+
+  private async travelRuleStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
+    const result = await this.deps.compliance.travelRule(q, w, this.asset(w));
+    if (!result.ok) return this.finishUnsent(q, w, 'rejected', result.code, result.detail);
+    let status = result.status;
+    if (status === 'pending' && this.deps.settings.vaspTravelRule === 'development-auto-ack') status = 'acked';
+    await q.query('update withdrawals set travel_rule_status = $2, travel_rule_tier = $3, travel_rule_payload = $4 where id = $1',
+      [w.id, status, result.tier, result.payload]);
+    if (status === 'pending') {
+      // WDR-05: nothing is signed before the beneficiary VASP has the data; the VASP exchange picks it up from here.
+      await q.query(`update withdrawals set next_run_at = now() + interval '60 seconds' where id = $1`, [w.id]);
+      return;
+    }
+    await transition(q, w, 'approvals', { travelRule: status, tier: result.tier });
+  }
+
+  /** Builds the transaction and fixes the intent the approvers and the signer see. */
+  private async prepare(q: pg.PoolClient, w: WithdrawalRow): Promise<{ intent: Intent; build: Record<string, unknown> }> {
+    const asset = this.asset(w);
+    const wallets = await this.deps.wallets.ensureClientWallets(q, w.client_id);
+    const wallet = wallets.find((x) => x.chain === asset.chain && x.tier === w.source_tier)!;
+    if (wallet.state !== 'active') throw new DomainError('WALLET_NOT_ACTIVE', `source wallet ${wallet.id} is ${wallet.state}`);
+    const base = {
+      intentId: w.id, asset: asset.code, clientId: w.client_id, initiator: w.initiator, purpose: 'withdrawal' as const,
+      expiresAt: new Date(Date.now() + INTENT_TTL_MS).toISOString(),
+    };
+    if (asset.chain === 'bitcoin') {
+      const network = this.deps.chains.bitcoin.network;
+      const { rows: candidates } = await q.query<{ txid: string; vout: number; value: bigint; address: string; key_id: string }>(
+        `select txid, vout, value, address, key_id from utxos where wallet_id = $1 and status = 'unspent' order by value desc, txid, vout limit 5000 for update`,
+        [wallet.id]);
+      const utxos: (Utxo & { keyId: string })[] = candidates.map((u) => ({
+        txid: u.txid, vout: u.vout, value: u.value, script: decodeAddress(u.address, network).script, keyId: u.key_id }));
+      const change = await this.deps.wallets.changeAddress(q, wallet.id);
+      const { satPerVbyte } = await this.deps.chains.bitcoin.rpc.estimateFeeRate(6, this.deps.settings.btcFeeRateFallbackSatPerVbyte);
+      const feeRate = satPerVbyte > this.deps.settings.btcFeeRateCapSatPerVbyte ? this.deps.settings.btcFeeRateCapSatPerVbyte : satPerVbyte;
+      let built;
+      try {
+        built = buildPsbt({ network, utxos, outputs: [{ address: w.destination, value: w.amount }], changeAddress: change.address,
+          feeRateSatPerVbyte: feeRate, feeMaxSat: w.network_fee_max });
+      } catch (error) {
+        if (isChainError(error, 'INSUFFICIENT_FUNDS') || isChainError(error, 'FEE_TOO_HIGH')) {
+          throw new DomainError('INSUFFICIENT_FUNDS', `the ${w.source_tier} wallet's coins cannot pay ${w.amount} sat within a fee of ${w.network_fee_max}: ${error.message}`);
+        }
+        throw error;
+      }
+      const chosen = built.inputs.map((i) => utxos.find((u) => u.txid === i.txid && u.vout === i.vout)!);
+      for (const u of chosen) {
+        await q.query(`update utxos set status = 'reserved', reserved_by = $3 where txid = $1 and vout = $2`, [u.txid, u.vout, w.id]);
+      }
+      const keyIds = [...new Set(chosen.map((u) => u.keyId))];
+      const intent: Intent = {
+        ...base, chain: 'bitcoin', network, sourceKeyId: keyIds[0]!, sourceKeyIds: keyIds,
+        outputs: [{ address: w.destination, amount: w.amount.toString() }],
+        ...(built.changeIndex >= 0 ? { change: { address: change.address, keyId: change.keyId } } : {}),
+        feeCap: w.network_fee_max.toString(),
+      };
+      return { intent, build: { psbt: built.psbtBase64, fee: built.fee.toString(), changeIndex: built.changeIndex, changeValue: built.change.toString(),
+        changeAddress: change.address, changeKeyId: change.keyId, changeWalletId: wallet.id, inputs: chosen.map((u) => ({ txid: u.txid, vout: u.vout, value: u.value.toString() })), feeRate: feeRate.toString() } };
+    }
+    const eth = this.deps.chains.ethereum;
+    const from = (await this.deps.wallets.addresses(q, wallet.id))[0]!;
+    const chainNonce = await eth.rpc.getNonce(from.address, 'pending');
+    await q.query('insert into eth_nonces (address, next_nonce) values ($1, $2) on conflict do nothing', [from.address, chainNonce]);
+    const { rows: nonces } = await q.query<{ next_nonce: number }>('select next_nonce from eth_nonces where address = $1 for update', [from.address]);
+    const nonce = Math.max(nonces[0]!.next_nonce, chainNonce);
+    await q.query('update eth_nonces set next_nonce = $2 where address = $1', [from.address, nonce + 1]);
+    const baseFee = await eth.rpc.getBaseFee();
+    let maxFeePerGas = baseFee * 2n + this.deps.settings.ethPriorityFeeWei;
+    if (maxFeePerGas > this.deps.settings.ethMaxFeePerGasCapWei) maxFeePerGas = this.deps.settings.ethMaxFeePerGasCapWei;
+    const fees = { maxFeePerGas, maxPriorityFeePerGas: this.deps.settings.ethPriorityFeeWei };
+    const unsigned = asset.contractAddress
+      ? buildErc20Transfer({ chainId: eth.chainId, nonce, tokenContract: asset.contractAddress, to: w.destination, amount: w.amount, gasLimit: this.deps.settings.erc20GasLimit, ...fees })
+      : buildEthTransfer({ chainId: eth.chainId, nonce, to: w.destination, valueWei: w.amount, gasLimit: ETH_TRANSFER_GAS, ...fees });
+    if (!asset.contractAddress && unsigned.maxFeeWei > w.network_fee_max) {
+      throw new DomainError('INSUFFICIENT_FUNDS', `gas would cost up to ${unsigned.maxFeeWei} wei, more than the quoted ${w.network_fee_max}`);
+    }
+    const intent: Intent = {
+      ...base, chain: 'ethereum', network: eth.chainId.toString(), sourceKeyId: from.keyId,
+      ...(asset.contractAddress ? { tokenContract: asset.contractAddress } : {}),
+      outputs: [{ address: w.destination, amount: w.amount.toString() }], feeCap: unsigned.maxFeeWei.toString(),
+    };
+    return { intent, build: { ethereumTx: unsigned.unsignedSerialized, nonce, from: from.address, maxFeeWei: unsigned.maxFeeWei.toString(), gasFromHouse: Boolean(asset.contractAddress) } };
+  }
+
+  private async approvalsStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
+    if (!w.intent_hash) {
+      const { intent, build } = await this.prepare(q, w);
+      const hash = intentHash(intent);
+      await q.query('update withdrawals set intent = $2, intent_hash = $3, build = $4 where id = $1', [w.id, intent, hash, build]);
+      w = { ...w, intent: intent as unknown as Record<string, unknown>, intent_hash: hash, build };
+      if (w.approvals_required > 0) {
+        await appendEvent(q, 'withdrawal.approvals_needed', w.client_id, w.id, { withdrawalId: w.id, intentHash: hash, required: w.approvals_required });
+      }
+    }
+    if (w.approvals_required > 0) {
+      const { rows } = await q.query<{ n: number }>(
+        `select count(distinct approver_id)::int as n from withdrawal_approvals
+         where withdrawal_id = $1 and intent_hash = $2 and expires_at > now() and decision = 'approve'`, [w.id, w.intent_hash]);
+      if (rows[0]!.n < w.approvals_required) {
+        // Waiting for treasury: approve() wakes it up; meanwhile look again now and then.
+        await q.query(`update withdrawals set next_run_at = now() + interval '30 seconds' where id = $1`, [w.id]);
+        return;
+      }
+    }
+    await transition(q, w, 'signing', { intentHash: w.intent_hash });
+  }
+
+  private async signingStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
+    const asset = this.asset(w);
+    const build = w.build as Record<string, string | number | boolean>;
+    if (build.gasFromHouse) await this.ensureGas(q, w, BigInt(build.maxFeeWei as string), build.from as string);
+    const { rows: approvals } = await q.query<{ approver_id: string; algorithm: string; intent_hash: string; signature: string; signed_at: Date; expires_at: Date }>(
+      `select * from withdrawal_approvals where withdrawal_id = $1 and intent_hash = $2 and decision = 'approve'`, [w.id, w.intent_hash]);
+    const request = {
+      requestId: w.id, intent: w.intent,
+      transaction: asset.chain === 'bitcoin' ? { psbt: build.psbt } : { ethereumTx: build.ethereumTx },
+      approvals: w.source_tier === 'cold' ? approvals.map((a) => ({ approverId: a.approver_id, algorithm: a.algorithm, intentHash: a.intent_hash,
+        signature: a.signature, signedAt: a.signed_at.toISOString(), expiresAt: a.expires_at.toISOString() })) : [],
+    };
+    let signed: { txHex?: string; txid?: string; signedTx?: string; txHash?: string };
+    try {
+      signed = await this.deps.signer.sign(request);
+    } catch (error) {
+      if (error instanceof SignerRefusal) {
+        // The signer's own checks refused: nothing is signed, the client's funds are released.
+        return this.finishUnsent(q, w, 'rejected', `SIGNER_${error.code}`, error.message);
+      }
+      throw error;
+    }
+    const raw = asset.chain === 'bitcoin' ? signed.txHex! : signed.signedTx!;
+    const txid = asset.chain === 'bitcoin' ? signed.txid! : signed.txHash!;
+    const fee = asset.chain === 'bitcoin' ? BigInt(build.fee as string) : BigInt(build.maxFeeWei as string);
+    // Stored before it is broadcast: after a crash this exact transaction is the only one we send.
+    await q.query('insert into withdrawal_transactions (withdrawal_id, txid, raw, fee) values ($1, $2, $3, $4) on conflict do nothing', [w.id, txid, raw, fee.toString()]);
+    await q.query('update withdrawals set signed_tx = $2, txid = $3 where id = $1', [w.id, raw, txid]);
+    await transition(q, w, 'broadcast', { txid });
+  }
+
+  /** ERC-20 gas from the house gas station (booked as house money), once per withdrawal. */
+  private async ensureGas(q: pg.PoolClient, w: WithdrawalRow, needWei: bigint, clientAddress: string): Promise<void> {
+    const eth = this.deps.chains.ethereum;
+    const balance = await eth.rpc.getBalance(clientAddress, 'latest');
+    const build = w.build as Record<string, unknown>;
+    if (balance >= needWei) return;
+    if (build.gasTopUpTxid) throw new DomainError('CHAIN_UNAVAILABLE', 'waiting for the gas top-up to confirm');
+    const station = await this.deps.wallets.ensureHouseWallet(q, 'gas_station', 'ethereum');
+    const topUp = needWei - balance;
+    const nonce = await eth.rpc.getNonce(station.address.address, 'pending');
+    const baseFee = await eth.rpc.getBaseFee();
+    const fees = { maxFeePerGas: baseFee * 2n + this.deps.settings.ethPriorityFeeWei, maxPriorityFeePerGas: this.deps.settings.ethPriorityFeeWei };
+    const unsigned = buildEthTransfer({ chainId: eth.chainId, nonce, to: clientAddress, valueWei: topUp, gasLimit: ETH_TRANSFER_GAS, ...fees });
+    const intent: Intent = {
+      intentId: `${w.id}:gas`, chain: 'ethereum', network: eth.chainId.toString(), asset: 'ETH', clientId: 'house', initiator: 'gas-station',
+      sourceKeyId: station.address.keyId, purpose: 'withdrawal', outputs: [{ address: clientAddress, amount: topUp.toString() }],
+      feeCap: unsigned.maxFeeWei.toString(), expiresAt: new Date(Date.now() + INTENT_TTL_MS).toISOString(),
+    };
+    const signed = await this.deps.signer.sign<{ signedTx: string; txHash: string }>({ requestId: `${w.id}:gas`, intent, transaction: { ethereumTx: unsigned.unsignedSerialized }, approvals: [] });
+    await q.query('update withdrawals set build = build || $2 where id = $1', [w.id, { gasTopUpTxid: signed.txHash, gasTopUpWei: topUp.toString() }]);
+    await q.query('commit');
+    await q.query('begin');
+    await eth.rpc.broadcast(signed.signedTx).catch((error: unknown) => this.deps.log.warn({ err: error }, 'gas top-up broadcast'));
+    throw new DomainError('CHAIN_UNAVAILABLE', 'gas top-up sent; the token transfer waits for it');
+  }
+
+  private async broadcastStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
+    const asset = this.asset(w);
+    const raw = w.signed_tx!;
+    if (asset.chain === 'bitcoin') {
+      // Ask the chain first: after a crash the transaction may already be out.
+      const known = await this.deps.chains.bitcoin.rpc.findTransaction(w.txid!);
+      if (!known) await this.deps.chains.bitcoin.rpc.broadcast(raw);
+    } else {
+      const receipt = await this.deps.chains.ethereum.rpc.getReceipt(w.txid!);
+      if (!receipt) {
+        try {
+          await this.deps.chains.ethereum.rpc.broadcast(raw);
+        } catch (error) {
+          if (!/already known|nonce too low|known transaction/i.test(error instanceof Error ? error.message : '')) throw error;
+        }
+      }
+    }
+    await q.query('update withdrawals set broadcast_at = coalesce(broadcast_at, now()) where id = $1', [w.id]);
+    await transition(q, w, 'confirming', { txid: w.txid });
+    await appendEvent(q, 'withdrawal.broadcast', w.client_id, w.id, { withdrawalId: w.id, txid: w.txid });
+  }
+
+  private async confirmingStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
+    const asset = this.asset(w);
+    const need = this.deps.settings.confirmations[asset.chain];
+    let confirmations = 0;
+    let networkFee: bigint;
+    if (asset.chain === 'bitcoin') {
+      const info = await this.deps.chains.bitcoin.rpc.call<{ confirmations?: number }>('getrawtransaction', [w.txid, true]).catch(() => undefined);
+      confirmations = info?.confirmations ?? 0;
+      networkFee = BigInt((w.build as Record<string, string>).fee!);
+      if (!info) {
+        // Not in the mempool nor a block (e.g. dropped): send the same bytes again, never new ones.
+        if (!(await this.deps.chains.bitcoin.rpc.findTransaction(w.txid!))) await this.deps.chains.bitcoin.rpc.broadcast(w.signed_tx!).catch(() => undefined);
+      }
+    } else {
+      const receipt = await this.deps.chains.ethereum.rpc.getReceipt(w.txid!);
+      if (!receipt) {
+        await this.deps.chains.ethereum.rpc.broadcast(w.signed_tx!).catch(() => undefined);
+        networkFee = 0n;
+      } else {
+        const tip = await this.deps.chains.ethereum.rpc.getBlockNumber();
+        confirmations = tip - Number(BigInt(receipt.blockNumber)) + 1;
+        networkFee = BigInt(receipt.gasUsed) * BigInt(receipt.effectiveGasPrice ?? '0');
+        if (receipt.status !== '0x1' && confirmations >= need) {
+          return this.finishFailedOnChain(q, w, networkFee);
+        }
+      }
+    }
+    await q.query('update withdrawals set confirmations = $2 where id = $1', [w.id, confirmations]);
+    if (confirmations < need) {
+      await q.query(`update withdrawals set next_run_at = now() + interval '1 second' where id = $1`, [w.id]);
+      return;
+    }
+    await this.complete(q, w, asset, networkFee!);
+  }
+
+  /** WDR-07: post the hold with the real fee, release the rest, record change, tell the exchange. */
+  private async complete(q: pg.PoolClient, w: WithdrawalRow, asset: Asset, networkFee: bigint): Promise<void> {
+    const { ledger } = this.deps;
+    const clientPaysGas = !asset.contractAddress;
+    const leaves = w.amount + (clientPaysGas ? networkFee : 0n);
+    const walletKind = w.source_tier === 'cold' ? 'client_wallet_cold' : 'client_wallet_hot';
+    const credits: Posting[] = [{ accountId: await ledger.systemAccountId(q, asset.code, 'external_world'), amount: leaves }];
+    if (w.service_fee > 0n) credits.push({ accountId: await ledger.systemAccountId(q, asset.code, 'house_fees'), amount: w.service_fee });
+    const others: Posting[] = [
+      { accountId: await ledger.clientAccountId(q, w.client_id, asset.code, walletKind), amount: -leaves },
+      { accountId: await ledger.systemAccountId(q, asset.code, 'external_chain'), amount: leaves },
+    ];
+    const posted = await ledger.postHold(q, {
+      holdId: w.hold_id!, idempotencyId: `withdrawal:${w.id}`, type: w.service_fee > 0n ? 'fee' : 'withdrawal',
+      debit: leaves + w.service_fee, credits, others, actor: 'pipeline',
+      cause: { withdrawalId: w.id, txid: w.txid, chain: asset.chain, networkFee: networkFee.toString(), ...(w.service_fee > 0n ? { feeScheduleVersion: 'service-fee-v1' } : {}) },
+    });
+    if (!clientPaysGas) await this.bookHouseGas(q, w, networkFee);
+    if (asset.chain === 'bitcoin') {
+      const build = w.build as Record<string, unknown>;
+      await q.query(`update utxos set status = 'spent' where reserved_by = $1`, [w.id]);
+      if ((build.changeIndex as number) >= 0) {
+        await q.query(`insert into utxos (txid, vout, wallet_id, address, key_id, value, status, origin) values ($1, $2, $3, $4, $5, $6, 'unspent', 'change')
+                       on conflict do nothing`, [w.txid, build.changeIndex, build.changeWalletId, build.changeAddress, build.changeKeyId, build.changeValue]);
+      }
+    }
+    await q.query('update withdrawals set network_fee = $2, entry_id = $3 where id = $1', [w.id, networkFee.toString(), posted.entryId]);
+    await transition(q, w, 'completed', { txid: w.txid, networkFee: networkFee.toString() });
+    const feeAsset = asset.chain === 'bitcoin' ? 'BTC' : 'ETH';
+    await appendEvent(q, 'withdrawal.completed', w.client_id, w.id, {
+      withdrawalId: w.id, asset: asset.code, amount: this.deps.assets.toDecimal(asset.code, w.amount), txid: w.txid,
+      networkFee: this.deps.assets.toDecimal(feeAsset, networkFee), networkFeeAsset: feeAsset, networkFeePaidBy: clientPaysGas ? 'client' : 'house',
+      serviceFee: this.deps.assets.toDecimal(asset.code, w.service_fee), usdCents: w.usd_cents.toString(), fxRate: null,
+    });
+  }
+
+  /** ERC-20 gas: the top-up and the gas burned are house money, never the client's. */
+  private async bookHouseGas(q: Queryable, w: WithdrawalRow, gasUsedWei: bigint): Promise<void> {
+    const { ledger } = this.deps;
+    const build = w.build as Record<string, string>;
+    const topUp = BigInt(build.gasTopUpWei ?? '0');
+    const postings: Posting[] = [];
+    if (topUp > 0n) {
+      postings.push({ accountId: await ledger.systemAccountId(q, 'ETH', 'house_wallet_gas'), amount: -topUp },
+        { accountId: await ledger.systemAccountId(q, 'ETH', 'house_gas_float'), amount: topUp });
+    }
+    if (gasUsedWei > 0n) {
+      postings.push({ accountId: await ledger.systemAccountId(q, 'ETH', 'house_gas_float'), amount: -gasUsedWei },
+        { accountId: await ledger.systemAccountId(q, 'ETH', 'external_chain'), amount: gasUsedWei },
+        { accountId: await ledger.systemAccountId(q, 'ETH', 'house_treasury'), amount: -gasUsedWei },
+        { accountId: await ledger.systemAccountId(q, 'ETH', 'external_world'), amount: gasUsedWei });
+    }
+    if (postings.length >= 2) {
+      await ledger.postEntry(q, { idempotencyId: `withdrawal:${w.id}:gas`, type: 'fee', actor: 'pipeline', postings,
+        cause: { withdrawalId: w.id, gasTopUpTxid: build.gasTopUpTxid, gasUsedWei: gasUsedWei.toString(), feeScheduleVersion: 'house-gas-v1' } });
+    }
+  }
+
+  /** A mined transaction that reverted (ERC-20): the asset did not move, the gas did. */
+  private async finishFailedOnChain(q: Queryable, w: WithdrawalRow, gasUsedWei: bigint): Promise<void> {
+    await this.bookHouseGas(q, w, gasUsedWei);
+    if (w.hold_id) await this.deps.ledger.releaseHold(q, w.hold_id, 'pipeline');
+    await transition(q, w, 'failed', { code: 'REVERTED_ON_CHAIN' });
+    await appendEvent(q, 'withdrawal.failed', w.client_id, w.id, { withdrawalId: w.id, code: 'REVERTED_ON_CHAIN', txid: w.txid });
+  }
+}

@@ -1,0 +1,197 @@
+// Withdrawals, the request side: a quote (WDR-02: asset, amount, fees, USD value, irreversibility
+// warning, expiry), a confirmation that places a hold for amount + maximum fee (WDR-03) and creates
+// the persisted withdrawal, treasury approvals (WDR-06) and cancellation. The pipeline
+// (withdrawal-pipeline.ts) does the rest.
+import { DomainError } from '../platform/errors.ts';
+import type { Queryable } from '../platform/tx.ts';
+import type { AssetRegistry, Asset } from '../assets/asset-registry.ts';
+import type { LedgerService } from '../ledger/ledger-service.ts';
+import type { ClientService } from '../clients/client-service.ts';
+import { decodeAddress } from '../chains/bitcoin/address.ts';
+import type { BitcoinNetworkName } from '../chains/bitcoin/networks.ts';
+import { parseEthereumAddress } from '../chains/ethereum/address.ts';
+import { isChainError } from '../chains/errors.ts';
+import type { ApprovalInput, ApproverRegistry } from './approvers.ts';
+import type { Compliance } from './compliance.ts';
+import { appendEvent } from '../events/event-feed.ts';
+import { ownershipMessage } from './travel-rule-step.ts';
+
+export const IRREVERSIBILITY_WARNING = {
+  id: 'irreversible-v1',
+  text: 'Transfers on a blockchain cannot be reversed once executed. Check the destination address and network before you confirm.',
+};
+
+export type WithdrawalState = 'requested' | 'policy' | 'travel_rule' | 'approvals' | 'signing' | 'broadcast' | 'confirming'
+  | 'completed' | 'rejected' | 'failed' | 'cancelled';
+export const ACTIVE_STATES: readonly WithdrawalState[] = ['requested', 'policy', 'travel_rule', 'approvals', 'signing', 'broadcast', 'confirming'];
+
+export interface FeeSettings {
+  /** Largest network fee a BTC withdrawal may pay, in satoshi (quoted and held). */
+  btcNetworkFeeMaxSat: bigint;
+  /** Largest network fee an ETH withdrawal may pay, in wei (gas limit × max fee per gas). */
+  ethNetworkFeeMaxWei: bigint;
+  /** Disclosed service fee per asset, base units. */
+  serviceFee: Record<string, bigint>;
+  quoteTtlSeconds: number;
+}
+
+export interface WithdrawalRow {
+  id: string; quote_id: string; client_id: string; asset: string; chain: 'bitcoin' | 'ethereum'; amount: bigint; service_fee: bigint;
+  network_fee_max: bigint; usd_cents: bigint; destination: string; destination_type: 'vasp' | 'self_hosted'; state: WithdrawalState;
+  source_tier: 'hot' | 'cold' | null; source_wallet_id: string | null; hold_id: string | null; initiator: string;
+  consent: Record<string, unknown>; policy: Record<string, unknown> | null; policy_hash: string | null; approvals_required: number;
+  travel_rule_status: string; travel_rule_tier: string | null; travel_rule_payload: Record<string, unknown> | null;
+  intent: Record<string, unknown> | null; intent_hash: string | null; build: Record<string, unknown> | null; signed_tx: string | null;
+  txid: string | null; broadcast_at: Date | null; confirmations: number; network_fee: bigint | null; entry_id: number | null;
+  attempts: number; next_run_at: Date; failure_code: string | null; failure_detail: string | null;
+  created_at: Date; updated_at: Date; completed_at: Date | null;
+}
+
+export async function transition(q: Queryable, w: { id: string; state: WithdrawalState }, to: WithdrawalState, detail: Record<string, unknown> = {}): Promise<void> {
+  await q.query(`update withdrawals set state = $2, updated_at = now(), next_run_at = now(), attempts = 0,
+                   completed_at = case when $2 in ('completed', 'rejected', 'failed', 'cancelled') then now() else completed_at end
+                 where id = $1`, [w.id, to]);
+  await q.query('insert into withdrawal_transitions (withdrawal_id, from_state, to_state, detail) values ($1, $2, $3, $4)', [w.id, w.state, to, detail]);
+}
+
+export class WithdrawalService {
+  constructor(private readonly deps: {
+    assets: AssetRegistry; ledger: LedgerService; clients: ClientService; compliance: Compliance; approvers: ApproverRegistry;
+    fees: FeeSettings; bitcoinNetwork: BitcoinNetworkName; holdTtlSeconds: number;
+  }) {}
+
+  /** Validates an address for the asset's chain and network: a 400 with a stable code otherwise. */
+  normalizeDestination(asset: Asset, destination: string): string {
+    try {
+      if (asset.chain === 'bitcoin') return decodeAddress(destination, this.deps.bitcoinNetwork).address;
+      return parseEthereumAddress(destination);
+    } catch (error) {
+      if (isChainError(error)) {
+        throw new DomainError(error.code === 'ADDRESS_WRONG_NETWORK' ? 'ADDRESS_WRONG_NETWORK' : 'ADDRESS_INVALID',
+          `${destination.slice(0, 100)} is not a ${asset.chain} address for this network: ${error.message}`);
+      }
+      throw error;
+    }
+  }
+
+  networkFeeMax(asset: Asset): bigint {
+    if (asset.chain === 'bitcoin') return this.deps.fees.btcNetworkFeeMaxSat;
+    // ERC-20 gas is paid by the house gas station, booked as house money: the client pays none.
+    return asset.contractAddress ? 0n : this.deps.fees.ethNetworkFeeMaxWei;
+  }
+
+  async quote(q: Queryable, input: { clientId: string; asset: string; amount: string; destination: string; actor: string }) {
+    const asset = this.deps.assets.get(input.asset);
+    const amount = this.deps.assets.fromDecimal(asset.code, input.amount);
+    if (amount === 0n) throw new DomainError('AMOUNT_INVALID', 'amount must be greater than zero');
+    await this.deps.clients.requireActive(q, input.clientId);
+    const destination = this.normalizeDestination(asset, input.destination);
+    const networkFeeMax = this.networkFeeMax(asset);
+    const serviceFee = this.deps.fees.serviceFee[asset.code] ?? 0n;
+    const price = this.deps.compliance.usdCents(asset, amount);
+    const { rows } = await q.query<{ id: string; expires_at: Date }>(
+      `insert into withdrawal_quotes (client_id, asset, amount, destination, network_fee_max, service_fee, usd_cents, price_version, warning_id, requested_by, expires_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, now() + make_interval(secs => $11)) returning id, expires_at`,
+      [input.clientId, asset.code, amount.toString(), destination, networkFeeMax.toString(), serviceFee.toString(), price.usdCents.toString(),
+        price.version, IRREVERSIBILITY_WARNING.id, input.actor, this.deps.fees.quoteTtlSeconds]);
+    const d = (v: bigint) => this.deps.assets.toDecimal(asset.code, v);
+    const feeAsset = asset.chain === 'bitcoin' ? 'BTC' : 'ETH';
+    return {
+      quoteId: rows[0]!.id, clientId: input.clientId, asset: asset.code, amount: d(amount), destination,
+      fees: {
+        networkFeeMax: this.deps.assets.toDecimal(feeAsset, networkFeeMax), networkFeeAsset: asset.contractAddress ? null : feeAsset,
+        networkFeePaidBy: asset.contractAddress ? 'house gas station' : 'client', serviceFee: d(serviceFee),
+      },
+      totalMax: d(amount + (asset.contractAddress ? 0n : networkFeeMax) + serviceFee),
+      usdValue: `${price.usdCents / 100n}.${(price.usdCents % 100n).toString().padStart(2, '0')}`,
+      priceSource: price.version,
+      fxRate: null,
+      warning: IRREVERSIBILITY_WARNING,
+      // DEP-05: to send USD 1,000 or more to a self-hosted wallet, the client signs this with its key.
+      ownershipChallenge: ownershipMessage(destination, rows[0]!.id),
+      expiresAt: rows[0]!.expires_at.toISOString(),
+    };
+  }
+
+  /** Confirms a quote: hold for amount + maximum fee + service fee, and a persisted withdrawal. */
+  async confirm(q: Queryable, input: {
+    quoteId: string; clientId: string; acknowledgedWarningId: string; consent: Record<string, unknown>;
+    destinationType: 'vasp' | 'self_hosted'; beneficiary: Record<string, unknown>; initiatorUserId: string;
+    ownershipProof?: { message: string; signature: string }; idempotencyId: string; actor: string;
+  }): Promise<WithdrawalRow> {
+    const { rows: quotes } = await q.query<{ id: string; client_id: string; asset: string; amount: bigint; destination: string;
+      network_fee_max: bigint; service_fee: bigint; usd_cents: bigint; warning_id: string; expires_at: Date }>(
+      'select * from withdrawal_quotes where id = $1 for update', [input.quoteId]);
+    const quote = quotes[0];
+    if (!quote || quote.client_id !== input.clientId) throw new DomainError('QUOTE_NOT_FOUND', `no quote ${input.quoteId} for this client`);
+    if (quote.expires_at.getTime() <= Date.now()) throw new DomainError('QUOTE_EXPIRED', 'the quote has expired: ask for a new one');
+    if (input.acknowledgedWarningId !== quote.warning_id) {
+      throw new DomainError('CONSENT_REQUIRED', `the client must acknowledge warning ${quote.warning_id}`);
+    }
+    const existing = await q.query<WithdrawalRow>('select * from withdrawals where quote_id = $1', [quote.id]);
+    if (existing.rows[0]) throw new DomainError('WITHDRAWAL_STATE', 'this quote was already confirmed', { withdrawalId: existing.rows[0].id });
+    const asset = this.deps.assets.get(quote.asset);
+    const held = quote.amount + (asset.contractAddress ? 0n : quote.network_fee_max) + quote.service_fee;
+    const { hold } = await this.deps.ledger.placeHold(q, {
+      idempotencyId: `${input.idempotencyId}:hold`, clientId: input.clientId, asset: asset.code, amount: held,
+      expiresAt: new Date(Date.now() + this.deps.holdTtlSeconds * 1000), reference: { quoteId: quote.id, purpose: 'withdrawal' }, actor: input.actor,
+    });
+    const travelRule = this.deps.compliance.sealBeneficiary({ beneficiary: input.beneficiary, ownershipProof: input.ownershipProof ?? null, quoteId: quote.id });
+    const { rows } = await q.query<WithdrawalRow>(
+      `insert into withdrawals (quote_id, client_id, asset, chain, amount, service_fee, network_fee_max, usd_cents, destination, destination_type,
+                                state, hold_id, initiator, consent, travel_rule_payload)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'requested', $11, $12, $13, $14) returning *`,
+      [quote.id, input.clientId, asset.code, asset.chain, quote.amount.toString(), quote.service_fee.toString(), quote.network_fee_max.toString(),
+        quote.usd_cents.toString(), quote.destination, input.destinationType, hold.id, input.initiatorUserId,
+        { ...input.consent, acknowledgedWarningId: input.acknowledgedWarningId, actor: input.actor }, travelRule]);
+    const w = rows[0]!;
+    await q.query('insert into withdrawal_transitions (withdrawal_id, from_state, to_state, detail) values ($1, null, $2, $3)', [w.id, 'requested', { holdId: hold.id }]);
+    await appendEvent(q, 'withdrawal.requested', w.client_id, w.id, { withdrawalId: w.id, asset: w.asset, amountBaseUnits: w.amount.toString() });
+    return w;
+  }
+
+  async get(q: Queryable, id: string): Promise<WithdrawalRow> {
+    const { rows } = await q.query<WithdrawalRow>('select * from withdrawals where id = $1', [id]);
+    if (!rows[0]) throw new DomainError('WITHDRAWAL_NOT_FOUND', `no withdrawal ${id}`);
+    return rows[0];
+  }
+
+  async list(q: Queryable, filter: { clientId?: string; state?: string; limit: number }): Promise<WithdrawalRow[]> {
+    const { rows } = await q.query<WithdrawalRow>(
+      `select * from withdrawals where ($1::uuid is null or client_id = $1) and ($2::text is null or state = $2) order by created_at desc limit $3`,
+      [filter.clientId ?? null, filter.state ?? null, filter.limit]);
+    return rows;
+  }
+
+  /** Records one treasury approval (WDR-06): verified now, and again by the signer before it signs. */
+  async approve(q: Queryable, withdrawalId: string, approval: ApprovalInput): Promise<{ approvals: number; required: number }> {
+    const { rows } = await q.query<WithdrawalRow>('select * from withdrawals where id = $1 for update', [withdrawalId]);
+    const w = rows[0];
+    if (!w) throw new DomainError('WITHDRAWAL_NOT_FOUND', `no withdrawal ${withdrawalId}`);
+    if (w.state !== 'approvals' || !w.intent_hash) throw new DomainError('WITHDRAWAL_STATE', `withdrawal ${w.id} is ${w.state}, not waiting for approvals`);
+    const approver = this.deps.approvers.verify(approval, w.intent_hash, w.initiator);
+    await q.query(
+      `insert into withdrawal_approvals (withdrawal_id, approver_id, user_id, algorithm, intent_hash, signature, signed_at, expires_at)
+       values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (withdrawal_id, approver_id) do nothing`,
+      [w.id, approver.id, approver.userId, approval.algorithm, approval.intentHash, approval.signature, approval.signedAt, approval.expiresAt]);
+    const count = await q.query<{ n: number }>(
+      `select count(*)::int as n from withdrawal_approvals where withdrawal_id = $1 and intent_hash = $2 and expires_at > now() and decision = 'approve'`,
+      [w.id, w.intent_hash]);
+    await q.query('update withdrawals set next_run_at = now() where id = $1', [w.id]);
+    return { approvals: count.rows[0]!.n, required: w.approvals_required };
+  }
+
+  /** Cancels a withdrawal that has not been signed yet; the hold is voided. */
+  async cancel(q: Queryable, withdrawalId: string, actor: string): Promise<WithdrawalRow> {
+    const { rows } = await q.query<WithdrawalRow>('select * from withdrawals where id = $1 for update', [withdrawalId]);
+    const w = rows[0];
+    if (!w) throw new DomainError('WITHDRAWAL_NOT_FOUND', `no withdrawal ${withdrawalId}`);
+    if (!['requested', 'policy', 'travel_rule', 'approvals'].includes(w.state)) {
+      throw new DomainError('WITHDRAWAL_STATE', `withdrawal ${w.id} is ${w.state}: only unsigned withdrawals can be cancelled`);
+    }
+    if (w.hold_id) await this.deps.ledger.releaseHold(q, w.hold_id, actor);
+    await q.query(`update utxos set status = 'unspent', reserved_by = null where reserved_by = $1 and status = 'reserved'`, [w.id]);
+    await transition(q, w, 'cancelled', { actor });
+    return this.get(q, w.id);
+  }
+}
