@@ -23,7 +23,7 @@ after(async () => {
 
 function startWorker(): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/helpers/withdrawal-worker.ts')], {
-    cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
+    cwd: root, stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, WORKER_DB_URL: f.db.appUrl, WORKER_SIGNER_SOCKET: f.signer.socketPath, WORKER_BTC_RPC_URL: f.btc!.rpcUrl,
       WORKER_BTC_API_KEY: f.btc!.apiKey, WORKER_APPROVERS_FILE: path.join(f.signer.dir, 'signer-policy.json'),
       WORKER_KEYRING_FILE: f.keyringFile, WORKER_CONFIRMATIONS: String(CONFIRMATIONS) },
@@ -46,6 +46,7 @@ test('WDR crash safety: SIGKILL at random points across 50 withdrawals; each is 
   const destinations = new Map<string, string>();
   for (let i = 0; i < WITHDRAWALS; i++) {
     const destination = f.externalAddress();
+    await f.bookAddress(client, destination);
     const w = await f.request({ clientId: client, asset: 'BTC', amount: '0.001', destination });
     ids.push(w.id);
     destinations.set(w.id, destination);
@@ -53,7 +54,12 @@ test('WDR crash safety: SIGKILL at random points across 50 withdrawals; each is 
   let kills = 0;
   for (let round = 0; round < 400; round++) {
     worker = startWorker();
-    await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 900)));
+    // Kill at a random point after the worker is working, not while it is still loading.
+    await new Promise<void>((resolve) => {
+      worker!.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('worker ready')) resolve(); });
+      worker!.once('exit', () => resolve());
+    });
+    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 700)));
     worker.kill('SIGKILL');
     await new Promise((r) => worker!.once('exit', r));
     kills++;

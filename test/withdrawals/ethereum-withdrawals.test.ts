@@ -12,6 +12,7 @@ after(async () => { await f.close(); });
 test('WDR-07 a hot ETH withdrawal completes end to end; ledger and chain agree to the wei, gas included', async () => {
   const client = await f.fundedClient('ETH', 2n * 10n ** 18n, 'hot');
   const destination = f.externalAddress();
+  await f.bookAddress(client, destination);
   const w = await f.request({ clientId: client, asset: 'ETH', amount: '0.1', destination });
   const done = await f.settle(w.id);
   assert.equal(done.state, 'completed', show(done));
@@ -35,6 +36,7 @@ test('WDR-07 SEG-03 a hot USDT withdrawal completes; its gas comes from the hous
   await f.tick();
   const client = await f.fundedClient('USDT', 500_000_000n, 'hot'); // 500 USDT
   const destination = f.externalAddress();
+  await f.bookAddress(client, destination);
   const w = await f.request({ clientId: client, asset: 'USDT', amount: '125.5', destination });
   const done = await f.settle(w.id);
   assert.equal(done.state, 'completed', show(done));
