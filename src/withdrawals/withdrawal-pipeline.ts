@@ -79,7 +79,7 @@ export class WithdrawalPipeline {
 
   private async onError(w: WithdrawalRow, error: unknown): Promise<void> {
     const transient = (isChainError(error) && ['RPC_UNAVAILABLE', 'RPC_ERROR', 'BROADCAST_NOT_ACCEPTED'].includes(error.code))
-      || (error instanceof DomainError && ['SIGNER_UNAVAILABLE', 'CHAIN_UNAVAILABLE'].includes(error.code));
+      || (error instanceof DomainError && (['SIGNER_UNAVAILABLE', 'CHAIN_UNAVAILABLE'].includes(error.code) || error.data.transient === true));
     const code = error instanceof DomainError || isChainError(error) || error instanceof SignerRefusal ? error.code : 'INTERNAL';
     const detail = error instanceof Error ? error.message : String(error);
     this.deps.log.warn({ withdrawalId: w.id, state: w.state, code, detail }, 'withdrawal step failed');
@@ -193,6 +193,9 @@ export class WithdrawalPipeline {
           feeRateSatPerVbyte: feeRate, feeMaxSat: w.network_fee_max });
       } catch (error) {
         if (isChainError(error, 'INSUFFICIENT_FUNDS') || isChainError(error, 'FEE_TOO_HIGH')) {
+          // Coins held by other withdrawals in flight come back (as change) when those confirm: wait for them.
+          const { rows: reserved } = await q.query('select 1 from utxos where wallet_id = $1 and status = $2 limit 1', [wallet.id, 'reserved']);
+          if (reserved.length > 0) throw new DomainError('INSUFFICIENT_FUNDS', 'the wallet\'s other coins are reserved by withdrawals in flight; waiting for their change', { transient: true });
           throw new DomainError('INSUFFICIENT_FUNDS', `the ${w.source_tier} wallet's coins cannot pay ${w.amount} sat within a fee of ${w.network_fee_max}: ${error.message}`);
         }
         throw error;

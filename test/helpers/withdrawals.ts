@@ -13,6 +13,7 @@ import { createWithdrawalModule, type WithdrawalModule } from '../../src/withdra
 import type { ChainRuntime } from '../../src/deposits/chain-runtime.ts';
 import type { WithdrawalRow } from '../../src/withdrawals/withdrawal-service.ts';
 import { startCustody, CONFIRMATIONS, type Custody } from './custody.ts';
+import { signBip137 } from './bip137.ts';
 import { approve, tempDir, type TestApprover } from '../../signer/test/helpers.ts';
 
 export interface WithdrawalFixture extends Custody {
@@ -21,11 +22,15 @@ export interface WithdrawalFixture extends Custody {
   /** Opens a client with verified KYC and funds its wallet of `tier` with `amount` base units (credited). */
   fundedClient(asset: 'BTC' | 'ETH' | 'USDT', amount: bigint, tier: 'hot' | 'cold'): Promise<string>;
   request(input: { clientId: string; asset: string; amount: string; destination: string; destinationType?: 'vasp' | 'self_hosted';
-    initiator?: string; ownershipProof?: { message: string; signature: string } }): Promise<WithdrawalRow>;
+    initiator?: string; ownershipProof?: { message: string; signature: string };
+    /** Signs the quote's ownership challenge with this key (the destination's: P2WPKH or an Ethereum account). */
+    proveWith?: Uint8Array }): Promise<WithdrawalRow>;
   /** Runs the pipeline (mining blocks between steps) until the withdrawal leaves the active states or waits for approvals. */
   settle(id: string, options?: { untilState?: string }): Promise<WithdrawalRow>;
   approveAs(approver: TestApprover, w: WithdrawalRow): Promise<unknown>;
   externalAddress(): string;
+  /** A destination whose private key the test holds (to sign ownership proofs). */
+  externalKeyAddress(): { address: string; privateKey: Uint8Array };
   /** An address-book entry for the client, added `ageHours` ago (past the policy's cooling-off by default). */
   bookAddress(clientId: string, address: string, ageHours?: number): Promise<void>;
 }
@@ -69,11 +74,17 @@ export async function startWithdrawals(chain: 'bitcoin' | 'ethereum'): Promise<W
     async request(input) {
       const quote = await inTransaction(c.db.app, (q) => module.service.quote(q, { clientId: input.clientId, asset: input.asset, amount: input.amount,
         destination: input.destination, actor: 'test' }));
+      const ownershipProof = input.proveWith
+        ? { message: quote.ownershipChallenge, signature: chain === 'bitcoin' ? signBip137(input.proveWith, quote.ownershipChallenge, 'p2wpkh')
+          : await new EthWallet(Buffer.from(input.proveWith).toString('hex')).signMessage(quote.ownershipChallenge) }
+        : input.ownershipProof;
       return inTransaction(c.db.app, (q) => module.service.confirm(q, {
         quoteId: quote.quoteId, clientId: input.clientId, acknowledgedWarningId: quote.warning.id,
         consent: { method: 'webauthn', reference: `assertion-${++seq}`, at: new Date().toISOString() },
         destinationType: input.destinationType ?? 'self_hosted', beneficiary: { name: 'Aigerim Nurlanovna' },
-        initiatorUserId: input.initiator ?? 'client-user-1', ownershipProof: input.ownershipProof, idempotencyId: `w-${++seq}`, actor: 'test',
+        initiatorUserId: input.initiator ?? 'client-user-1',
+        ownershipProof,
+        idempotencyId: `w-${++seq}`, actor: 'test',
       }));
     },
     async settle(id, options = {}) {
@@ -95,6 +106,12 @@ export async function startWithdrawals(chain: 'bitcoin' | 'ethereum'): Promise<W
       await c.db.app.query(
         `insert into address_book (client_id, chain, address, destination_type, added_at) values ($1, $2, $3, 'self_hosted', now() - make_interval(hours => $4))`,
         [clientId, chain, address, ageHours]);
+    },
+    externalKeyAddress() {
+      const privateKey = secp256k1.utils.randomSecretKey();
+      const address = chain === 'bitcoin' ? p2wpkhFromPublicKey(secp256k1.getPublicKey(privateKey, true), 'bcoin-regtest').address
+        : new EthWallet(Buffer.from(privateKey).toString('hex')).address;
+      return { address, privateKey };
     },
     externalAddress() {
       const pub = secp256k1.getPublicKey(secp256k1.utils.randomSecretKey(), true);

@@ -11,20 +11,10 @@ import {
   bitcoinMessageHash, ownershipChallenge, verifyBitcoinSignedMessage, verifyOwnershipProof, type BitcoinMessageAddressType,
 } from '../../src/travel-rule/index.ts';
 import { bitcoinNetwork, type BitcoinNetworkName } from '../../src/chains/bitcoin/index.ts';
+import { HEADER_BASE, signBip137 } from '../helpers/bip137.ts';
 
 const vectors = JSON.parse(readFileSync(path.join(import.meta.dirname, 'fixtures', 'bip137-bitcoinjs-message.json'), 'utf8'));
 const NONCE = 'c2VydmVyLWlzc3VlZC1ub25jZQ';
-
-const HEADER_BASE: Record<BitcoinMessageAddressType, number> = { 'p2pkh-uncompressed': 27, p2pkh: 31, 'p2sh-p2wpkh': 35, p2wpkh: 39 };
-
-/** A BIP-137 signer for the tests: compact recoverable signature with the header for `type`. */
-function signBip137(privateKey: Uint8Array, message: string, type: BitcoinMessageAddressType): string {
-  const recovered = secp256k1.sign(bitcoinMessageHash(message), privateKey, { prehash: false, format: 'recovered' });
-  const out = new Uint8Array(65);
-  out[0] = HEADER_BASE[type] + recovered[0]!;
-  out.set(recovered.subarray(1), 1);
-  return Buffer.from(out).toString('base64');
-}
 
 function addressFor(privateKey: Uint8Array, type: BitcoinMessageAddressType, networkName: BitcoinNetworkName): string {
   const network = bitcoinNetwork(networkName);

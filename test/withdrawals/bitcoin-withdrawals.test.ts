@@ -87,13 +87,31 @@ test('SEG-05 WDR-03 two withdrawals of 60 % of a balance each: exactly one is ac
   assert.equal(refused.reason.code, 'INSUFFICIENT_FUNDS');
 });
 
-test('TR-02 DEP-05 at USD 1,000 or more a self-hosted destination needs a valid ownership proof', async () => {
+test('TR-02 DEP-05 at USD 1,000 or more a self-hosted destination needs a valid ownership proof; with one it goes', async () => {
   const client = await f.fundedClient('BTC', 20_000_000n, 'hot');
-  const w = await f.request({ clientId: client, asset: 'BTC', amount: '0.02', destination: f.externalAddress() }); // ~USD 1,300
-  const done = await f.settle(w.id);
-  assert.equal(done.state, 'rejected');
-  assert.equal(done.failure_code, 'OWNERSHIP_PROOF_REQUIRED');
+  const unproven = f.externalKeyAddress();
+  await f.bookAddress(client, unproven.address);
+  const w = await f.request({ clientId: client, asset: 'BTC', amount: '0.02', destination: unproven.address }); // USD 1,300
+  const refused = await f.settle(w.id);
+  assert.equal(refused.state, 'rejected');
+  assert.equal(refused.failure_code, 'OWNERSHIP_PROOF_REQUIRED');
   assert.equal((await f.entitlement(client, 'BTC')).held, 0n);
+  // A proof signed by another key than the destination's is refused too.
+  const other = f.externalKeyAddress();
+  const forged = await f.request({ clientId: client, asset: 'BTC', amount: '0.02', destination: unproven.address, proveWith: other.privateKey });
+  assert.equal((await f.settle(forged.id)).failure_code, 'OWNERSHIP_PROOF_REQUIRED');
+  const proven = await f.request({ clientId: client, asset: 'BTC', amount: '0.02', destination: unproven.address, proveWith: unproven.privateKey });
+  const review = await f.settle(proven.id);
+  assert.equal(review.state, 'approvals', 'policy: a KZ-resident retail client sending USD 1,000+ to a self-hosted wallet gets one review');
+  assert.deepEqual((review.policy as { reasons: string[] }).reasons, ['SELF_HOSTED_REVIEW']);
+  assert.equal(review.approvals_required, 1);
+  await f.approveAs(f.approvers[1]!, review);
+  const done = await f.settle(proven.id);
+  assert.equal(done.state, 'completed', show({ state: done.state, failure: done.failure_code, detail: done.failure_detail }));
+  assert.equal(done.travel_rule_tier, 'full');
+  assert.equal(done.travel_rule_status, 'self_hosted_info_held');
+  const { rows } = await f.db.owner.query(`select travel_rule_payload::text as p from withdrawals where id = $1`, [proven.id]);
+  assert.ok(!rows[0].p.includes('Aigerim'), 'Travel Rule data is stored encrypted (SEG-11)');
 });
 
 test('WDR-10 POLICY a withdrawal of an asset held custody-only is denied by policy and nothing is held afterwards', async () => {
@@ -109,4 +127,25 @@ test('WDR-10 POLICY a withdrawal of an asset held custody-only is denied by poli
   } finally {
     await inTransaction(f.db.app, (q) => f.assets.update(q, 'BTC', { state: 'admitted' }));
   }
+});
+
+test('WAL-03 POLICY the 24 h velocity rule sends a withdrawal to approval once the day adds up to USD 20,000', async () => {
+  const client = await f.fundedClient('BTC', 20_000_000n, 'hot');
+  for (let i = 0; i < 2; i++) { // one coin per withdrawal, so none waits for another's change
+    const a = await inTransaction(f.db.app, (q) => f.wallets.depositAddress(q, client, 'bitcoin', 'hot'));
+    await f.btc!.faucet(a.address, 20_000_000n, { confirmations: 3 });
+  }
+  await f.tick();
+  const outcomes: { state: string; reasons: string[] }[] = [];
+  for (let i = 0; i < 3; i++) { // 0.15 BTC = USD 9,750 each: under every single-withdrawal threshold
+    const destination = f.externalKeyAddress();
+    await f.bookAddress(client, destination.address);
+    const w = await f.request({ clientId: client, asset: 'BTC', amount: '0.15', destination: destination.address, proveWith: destination.privateKey });
+    const settled = await f.settle(w.id, { untilState: 'approvals' });
+    outcomes.push({ state: settled.state, reasons: (settled.policy as { reasons: string[] }).reasons });
+    if (settled.state === 'approvals' && settled.approvals_required === 1) {
+      await f.approveAs(f.approvers[1]!, settled); // the self-hosted review every USD 1,000+ transfer of this client gets
+    }
+  }
+  assert.deepEqual(outcomes.map((o) => o.reasons.includes('DAILY_VELOCITY')), [false, false, true], show(outcomes));
 });
