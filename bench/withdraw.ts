@@ -34,9 +34,12 @@ try {
   let completed = 0;
   for (let i = 0; i < COUNT; i++) {
     const t0 = process.hrtime.bigint();
-    const w = await f.request({ clientId: client, asset: 'BTC', amount: '0.001', destination: f.externalAddress() });
+    const destination = f.externalAddress();
+    await f.bookAddress(client, destination); // a known destination: no approval needed under the default policy
+    const w = await f.request({ clientId: client, asset: 'BTC', amount: '0.001', destination });
     // Work this withdrawal up to its broadcast, as a dedicated worker would.
-    for (;;) {
+    for (let spin = 0; ; spin++) {
+      if (spin > 10_000) throw new Error(`withdrawal ${w.id} never reached broadcast`);
       await f.module.pipeline!.drain(20);
       const current = await f.module.service.get(f.db.app, w.id);
       if (current.broadcast_at || !['requested', 'policy', 'travel_rule', 'approvals', 'signing', 'broadcast'].includes(current.state)) break;
