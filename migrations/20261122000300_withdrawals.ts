@@ -157,6 +157,17 @@ create table utxos (
 );
 create index utxos_wallet_unspent on utxos (wallet_id, value desc) where status = 'unspent';
 
+-- Every transaction we sign, recorded before it is broadcast. The deposit scanners never treat
+-- an output of one of these as a deposit: change and gas top-ups are booked by their withdrawal.
+create table own_transactions (
+  chain text not null,
+  txid text not null,
+  purpose text not null check (purpose in ('withdrawal', 'gas_top_up', 'sweep', 'refill')),
+  withdrawal_id uuid references withdrawals(id),
+  created_at timestamptz not null default now(),
+  primary key (chain, txid)
+);
+
 -- Ethereum nonce manager, per sending address.
 create table eth_nonces (
   address text primary key,
@@ -164,10 +175,10 @@ create table eth_nonces (
 );
 
 grant insert, update on address_book, withdrawal_quotes, withdrawals, utxos, eth_nonces to amanat_app;
-grant insert on withdrawal_transactions, withdrawal_transitions, withdrawal_approvals to amanat_app;
+grant insert on withdrawal_transactions, withdrawal_transitions, withdrawal_approvals, own_transactions to amanat_app;
 grant update (kyc, kyc_verified) on clients to amanat_app;
 grant select on address_book, withdrawal_quotes, withdrawals, withdrawal_transactions, withdrawal_transitions, withdrawal_approvals,
-  utxos, eth_nonces to amanat_app;
+  utxos, eth_nonces, own_transactions to amanat_app;
 `);
 }
 

@@ -77,6 +77,14 @@ async function main(): Promise<void> {
   const { port } = server.address() as AddressInfo;
   const url = `http://${config.http.host}:${port}`;
   amanat.startBackground();
+  if (chains && config.chains.devBlockIntervalMs > 0 && (chains.bitcoin.dev || chains.ethereum.dev)) {
+    // The embedded dev chains mine only when asked: produce blocks so deposits and withdrawals confirm.
+    const devChains = chains;
+    const miner = setInterval(() => {
+      void Promise.allSettled([devChains.bitcoin.dev?.mine(1), devChains.ethereum.dev?.mine(1)]);
+    }, config.chains.devBlockIntervalMs);
+    stops.push(async () => clearInterval(miner));
+  }
   writeRuntime(config.dataDir, { pid: process.pid, ownerUrl: db.ownerUrl, appUrl: db.appUrl, httpUrl: url });
 
   const lines = [

@@ -122,7 +122,11 @@ export class DepositScanner {
       `insert into scanned_blocks (chain, height, block_hash, parent_hash) values ($1, $2, $3, $4)
        on conflict (chain, height) do update set block_hash = excluded.block_hash, parent_hash = excluded.parent_hash`,
       [this.chain, block.height, block.hash, block.parentHash]);
+    const own = block.deposits.length === 0 ? new Set<string>() : new Set((await q.query<{ txid: string }>(
+      'select txid from own_transactions where chain = $1 and txid = any($2)', [this.chain, [...new Set(block.deposits.map((d) => d.txid.toLowerCase()))]])).rows.map((r) => r.txid));
     for (const d of block.deposits) {
+      // Our own transactions pay change and gas top-ups to our own addresses: their withdrawal books them, never a deposit.
+      if (own.has(d.txid.toLowerCase())) continue;
       const owner = await this.owner(q, d.address);
       if (!owner) {
         this.log.warn({ chain: this.chain, address: d.address, txid: d.txid }, 'deposit to an address the watch set knows but the database does not');

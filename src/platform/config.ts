@@ -52,6 +52,8 @@ export const configSchema = z.object({
   }),
   chains: z.object({
     enabled: z.stringbool().default(true).describe('CHAINS_ENABLED: false runs the API without chains, signer-backed wallets or scanners'),
+    devBlockIntervalMs: z.coerce.number().int().min(0).max(3_600_000).default(3_000)
+      .describe('DEV_BLOCK_INTERVAL_MS: the embedded dev chains mine a block this often so transfers confirm (0 = only on demand)'),
     bitcoin: z.object({
       rpcUrl: z.string().url().optional().describe('BITCOIN_RPC_URL: Bitcoin Core JSON-RPC; unset = embedded bcoin regtest'),
       rpcUser: z.string().optional().describe('BITCOIN_RPC_USER'),
@@ -155,7 +157,7 @@ export function loadConfig(env: Env = process.env): Config {
     signer: { ...(fileValues.signer as object), socketPath: pick('SIGNER_SOCKET'), backend: pick('SIGNER_BACKEND'), policyFile: pick('SIGNER_POLICY_FILE') },
     chains: {
       ...(fileValues.chains as object),
-      enabled: pick('CHAINS_ENABLED'),
+      enabled: pick('CHAINS_ENABLED'), devBlockIntervalMs: pick('DEV_BLOCK_INTERVAL_MS'),
       bitcoin: {
         ...((fileValues.chains as { bitcoin?: object } | undefined)?.bitcoin),
         rpcUrl: pick('BITCOIN_RPC_URL'), rpcUser: pick('BITCOIN_RPC_USER'), rpcPassword: secretFrom(env, 'BITCOIN_RPC_PASSWORD'),

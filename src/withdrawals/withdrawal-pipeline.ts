@@ -37,6 +37,11 @@ export interface PipelineSettings {
   vaspTravelRule: 'hold' | 'development-auto-ack';
 }
 
+/** Transaction ids as the scanners see them: lower-case hex (Ethereum hashes with 0x). */
+export function normalizeTxid(txid: string): string {
+  return txid.toLowerCase();
+}
+
 const RUNNABLE: readonly WithdrawalState[] = ['requested', 'policy', 'travel_rule', 'approvals', 'signing', 'broadcast', 'confirming'];
 const INTENT_TTL_MS = 24 * 3600_000;
 
@@ -289,6 +294,7 @@ export class WithdrawalPipeline {
     const fee = asset.chain === 'bitcoin' ? BigInt(build.fee as string) : BigInt(build.maxFeeWei as string);
     // Stored before it is broadcast: after a crash this exact transaction is the only one we send.
     await q.query('insert into withdrawal_transactions (withdrawal_id, txid, raw, fee) values ($1, $2, $3, $4) on conflict do nothing', [w.id, txid, raw, fee.toString()]);
+    await q.query(`insert into own_transactions (chain, txid, purpose, withdrawal_id) values ($1, $2, 'withdrawal', $3) on conflict do nothing`, [w.chain, normalizeTxid(txid), w.id]);
     await q.query('update withdrawals set signed_tx = $2, txid = $3 where id = $1', [w.id, raw, txid]);
     await transition(q, w, 'broadcast', { txid });
   }
@@ -313,6 +319,7 @@ export class WithdrawalPipeline {
     };
     const signed = await this.deps.signer.sign<{ signedTx: string; txHash: string }>({ requestId: `${w.id}:gas`, intent, transaction: { ethereumTx: unsigned.unsignedSerialized }, approvals: [] });
     await q.query('update withdrawals set build = build || $2 where id = $1', [w.id, { gasTopUpTxid: signed.txHash, gasTopUpWei: topUp.toString() }]);
+    await q.query(`insert into own_transactions (chain, txid, purpose, withdrawal_id) values ('ethereum', $1, 'gas_top_up', $2) on conflict do nothing`, [normalizeTxid(signed.txHash), w.id]);
     await q.query('commit');
     await q.query('begin');
     await eth.rpc.broadcast(signed.signedTx).catch((error: unknown) => this.deps.log.warn({ err: error }, 'gas top-up broadcast'));

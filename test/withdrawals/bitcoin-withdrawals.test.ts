@@ -35,6 +35,11 @@ test('WDR-03 WDR-07 a hot BTC withdrawal completes end to end; ledger and chain 
   const after = await f.entitlement(client, 'BTC');
   assert.deepEqual(after, { total: 100_000_000n - 1_000_000n - fee, held: 0n, available: 100_000_000n - 1_000_000n - fee,
     hot: 100_000_000n - 1_000_000n - fee, cold: 0n });
+  // The scanner sees the change output land in our own address: it is not a deposit.
+  await f.btc!.mine(3);
+  await f.tick();
+  assert.equal((await f.db.app.query('select count(*)::int as n from deposits where txid = $1', [done.txid])).rows[0].n, 0, 'own change is never a deposit');
+  assert.deepEqual(await f.entitlement(client, 'BTC'), after, 'scanning the withdrawal changes nothing');
   const { rows: change } = await f.db.app.query(`select value, status from utxos where txid = $1`, [done.txid]);
   assert.equal(change[0]?.value, 100_000_000n - 1_000_000n - fee, 'change came back to the same wallet as our own UTXO');
   const { rows: events } = await f.db.app.query(`select payload from events where type = 'withdrawal.completed' and subject = $1`, [w.id]);

@@ -84,6 +84,9 @@ test('WDR crash safety: SIGKILL at random points across 50 withdrawals; each is 
     assert.equal(BigInt(toDestination[0]!.value), 100_000n);
     paid += 100_000n + w.network_fee!;
   }
+  // Scanning the 50 withdrawals' blocks books nothing: their change is ours already.
+  await f.btc!.mine(CONFIRMATIONS);
+  await f.tick();
   // Ledger equals chain: the hot wallet's holdings are exactly our unspent coins, each unspent on-chain.
   const { rows: utxos } = await f.db.app.query<{ txid: string; vout: number; value: bigint }>(
     `select u.txid, u.vout, u.value from utxos u join wallets w on w.id = u.wallet_id where w.client_id = $1 and u.status = 'unspent'`, [client]);

@@ -43,8 +43,14 @@ test('WDR-07 SEG-03 a hot USDT withdrawal completes; its gas comes from the hous
   const usdt = new (await import('ethers')).Contract(f.eth!.usdt!.address, ['function balanceOf(address) view returns (uint256)'], f.eth!.provider);
   assert.equal(await usdt.getFunction('balanceOf')(destination), 125_500_000n);
   assert.deepEqual(await f.entitlement(client, 'USDT'), { total: 374_500_000n, held: 0n, available: 374_500_000n, hot: 374_500_000n, cold: 0n });
+  // The gas top-up landed in the client's address: house money, never a client deposit.
+  await f.eth!.mine(CONFIRMATIONS);
+  await f.tick();
   const eth = await f.entitlement(client, 'ETH');
-  assert.equal(eth.total, 0n, 'the client paid no gas');
+  assert.equal(eth.total, 0n, 'the client paid no gas and got none');
+  assert.equal(eth.hot, 0n);
+  const { rows: float } = await f.db.app.query(`select balance from accounts where kind = 'house_gas_float' and asset = 'ETH'`);
+  assert.ok(float[0].balance >= 0n);
   const { rows } = await f.db.app.query(`select a.kind, a.balance from accounts a where a.asset = 'ETH' and a.kind in ('house_gas_float', 'house_wallet_gas', 'house_treasury')`);
   const houseTreasury = rows.find((r) => r.kind === 'house_treasury').balance as bigint;
   assert.ok(houseTreasury < 10n ** 18n, 'the gas came out of house money');
