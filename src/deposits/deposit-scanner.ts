@@ -122,12 +122,16 @@ export class DepositScanner {
       `insert into scanned_blocks (chain, height, block_hash, parent_hash) values ($1, $2, $3, $4)
        on conflict (chain, height) do update set block_hash = excluded.block_hash, parent_hash = excluded.parent_hash`,
       [this.chain, block.height, block.hash, block.parentHash]);
-    const own = block.deposits.length === 0 ? new Set<string>() : new Set((await q.query<{ txid: string }>(
-      'select txid from own_transactions where chain = $1 and txid = any($2)', [this.chain, [...new Set(block.deposits.map((d) => d.txid.toLowerCase()))]])).rows.map((r) => r.txid));
+    // Our own transactions: txid -> the client whose withdrawal it is.
+    const own = block.deposits.length === 0 ? new Map<string, string | null>() : new Map((await q.query<{ txid: string; client_id: string | null }>(
+      `select o.txid, w.client_id from own_transactions o left join withdrawals w on w.id = o.withdrawal_id
+       where o.chain = $1 and o.txid = any($2)`, [this.chain, [...new Set(block.deposits.map((d) => d.txid.toLowerCase()))]])).rows.map((r) => [r.txid, r.client_id]));
     for (const d of block.deposits) {
-      // Our own transactions pay change and gas top-ups to our own addresses: their withdrawal books them, never a deposit.
-      if (own.has(d.txid.toLowerCase())) continue;
       const owner = await this.owner(q, d.address);
+      // Change and gas top-ups that our own transaction pays back into the same client's wallets are
+      // booked by their withdrawal, never as a deposit. What it pays to another client is a deposit.
+      const ownTx = own.has(d.txid.toLowerCase());
+      if (ownTx && owner && owner.clientId === own.get(d.txid.toLowerCase())) continue;
       if (!owner) {
         this.log.warn({ chain: this.chain, address: d.address, txid: d.txid }, 'deposit to an address the watch set knows but the database does not');
         continue;

@@ -154,3 +154,19 @@ test('WAL-03 POLICY the 24 h velocity rule sends a withdrawal to approval once t
   }
   assert.deepEqual(outcomes.map((o) => o.reasons.includes('DAILY_VELOCITY')), [false, false, true], show(outcomes));
 });
+
+test('DEP-08 a withdrawal to another client’s deposit address is a deposit for that client, and the sender’s change is not', async () => {
+  const alice = await f.fundedClient('BTC', 10_000_000n, 'hot');
+  const bob = await f.newClient();
+  const bobAddress = await inTransaction(f.db.app, (q) => f.wallets.depositAddress(q, bob, 'bitcoin', 'cold'));
+  await f.bookAddress(alice, bobAddress.address);
+  const w = await f.request({ clientId: alice, asset: 'BTC', amount: '0.005', destination: bobAddress.address });
+  const done = await f.settle(w.id);
+  assert.equal(done.state, 'completed', show({ state: done.state, failure: done.failure_code, detail: done.failure_detail }));
+  await f.btc!.mine(3);
+  await f.tick();
+  assert.equal((await f.entitlement(bob, 'BTC')).total, 500_000n, 'bob is credited exactly the amount');
+  assert.equal((await f.entitlement(alice, 'BTC')).total, 10_000_000n - 500_000n - done.network_fee!, 'alice is not credited her change');
+  const { rows } = await f.db.app.query('select client_id from deposits where txid = $1', [done.txid]);
+  assert.deepEqual(rows.map((r) => r.client_id), [bob]);
+});
