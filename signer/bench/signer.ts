@@ -99,9 +99,9 @@ async function main(): Promise<void> {
     const rawRate = await benchRaw(prepared, key.body.id as string);
     const ratio = apiRate / rawRate;
     process.stdout.write([
-      `signer API (ETH EIP-1559 sign requests, ${CONCURRENCY} concurrent clients, ${API_SIGNATURES} requests): ${apiRate.toFixed(0)} signatures/s`,
-      `raw PKCS#11 C_SignInit+C_SignAsync, same token key (${CONCURRENCY} sessions, ${RAW_SIGNATURES} signatures): ${rawRate.toFixed(0)} signatures/s`,
-      `ratio API/raw: ${ratio.toFixed(2)} (target >= 0.80) ${ratio >= 0.8 ? 'OK' : 'BELOW TARGET'}`,
+      `signer API (ETH EIP-1559 sign requests, ${CONCURRENCY} concurrent clients, ${API_SIGNATURES} requests): ${Math.round(apiRate)} signatures/s`,
+      `raw PKCS#11 C_SignInit+C_SignAsync, same token key (${CONCURRENCY} sessions, ${RAW_SIGNATURES} signatures): ${Math.round(rawRate)} signatures/s`,
+      `ratio API/raw: ${(Math.round(ratio * 100) / 100).toString()} (target >= 0.80) ${ratio >= 0.8 ? 'OK' : 'BELOW TARGET'}`,
       '',
     ].join('\n'));
   } finally {
