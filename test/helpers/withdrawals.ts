@@ -40,14 +40,14 @@ let seq = 0;
 /** JSON for assertion messages: rows hold bigints. */
 export const show = (value: unknown): string => JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
 
-export async function startWithdrawals(chain: 'bitcoin' | 'ethereum'): Promise<WithdrawalFixture> {
+export async function startWithdrawals(chain: 'bitcoin' | 'ethereum', env: Record<string, string> = {}): Promise<WithdrawalFixture> {
   const c = await startCustody(chain);
   const dir = tempDir('withdrawals');
   const keyringFile = path.join(dir, 'pii-keyring.json');
   writeFileSync(keyringFile, JSON.stringify({ k1: randomBytes(32).toString('hex') }));
   const config = loadConfig({
     AMANAT_ENV: 'test', TREASURY_APPROVERS_FILE: path.join(c.signer.dir, 'signer-policy.json'), PII_KEYRING_FILE: keyringFile,
-    BITCOIN_CONFIRMATIONS: String(CONFIRMATIONS), ETHEREUM_CONFIRMATIONS: String(CONFIRMATIONS), BITCOIN_NETWORK: 'bcoin-regtest',
+    BITCOIN_CONFIRMATIONS: String(CONFIRMATIONS), ETHEREUM_CONFIRMATIONS: String(CONFIRMATIONS), BITCOIN_NETWORK: 'bcoin-regtest', ...env,
   });
   const chains = {
     bitcoin: { rpc: c.btc?.rpc, network: 'bcoin-regtest', dev: c.btc },
