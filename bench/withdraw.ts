@@ -19,6 +19,7 @@ const template = await prepareTemplateDatabase(pg.baseUrl);
 process.env.AMANAT_TEST_TEMPLATE_DB = template.name;
 process.env.AMANAT_TEST_APP_PASSWORD = template.appPassword;
 const { startWithdrawals } = await import('../test/helpers/withdrawals.ts');
+const { CONFIRMATIONS } = await import('../test/helpers/custody.ts');
 const f = await startWithdrawals('bitcoin');
 try {
   const client = await f.newClient();
@@ -60,10 +61,9 @@ try {
   console.log('| measure | result | target |');
   console.log('|---|---|---|');
   console.log(`| hot BTC withdrawal, request → broadcast (${COUNT}, one at a time) | p50 ${p(0.5)} ms, p95 ${p(0.95)} ms | p50 ≤ 1 s |`);
-  console.log(`| completed end to end (${CONFIRMATIONS()} confirmations, blocks mined as fast as the run goes) | ${completed} in ${(minutes * 60).toFixed(1)} s = ${(completed / minutes).toFixed(0)} withdrawals/min | |`);
+  console.log(`| completed end to end (${CONFIRMATIONS} confirmations, blocks mined as fast as the run goes) | ${completed} in ${(minutes * 60).toFixed(1)} s = ${(completed / minutes).toFixed(0)} withdrawals/min | |`);
 } finally {
   await f.close();
   await pg.stop();
   rmSync(tmp, { recursive: true, force: true });
 }
-function CONFIRMATIONS(): number { return 3; }

@@ -139,7 +139,7 @@ alter table accounts drop constraint accounts_kind_check;
 alter table accounts add constraint accounts_kind_check check (kind in (
     'client_entitlement', 'client_wallet_hot', 'client_wallet_cold',
     'house_fees', 'house_treasury', 'house_suspense', 'house_wallet_fees', 'house_wallet_gas', 'house_wallet_suspense',
-    'external_world', 'external_chain'));
+    'house_gas_float', 'external_world', 'external_chain'));
 alter table accounts add constraint accounts_negative_only_external_or_suspense
     check (not may_go_negative or kind in ('external_world', 'external_chain', 'house_suspense', 'house_wallet_suspense'));
 
@@ -151,7 +151,9 @@ begin
   from (values ('external', 'external_world', 'entitlement', true), ('external', 'external_chain', 'holdings', true),
                ('house', 'house_fees', 'entitlement', false), ('house', 'house_treasury', 'entitlement', false),
                ('house', 'house_suspense', 'entitlement', true), ('house', 'house_wallet_fees', 'holdings', false),
-               ('house', 'house_wallet_gas', 'holdings', false), ('house', 'house_wallet_suspense', 'holdings', true)) as k(root, kind, book, neg)
+               ('house', 'house_wallet_gas', 'holdings', false), ('house', 'house_wallet_suspense', 'holdings', true),
+               -- house ETH sitting in a client's wallet to pay an ERC-20 withdrawal's gas (house money)
+               ('house', 'house_gas_float', 'holdings', false)) as k(root, kind, book, neg)
   on conflict do nothing;
 end $$;
 select ledger_open_system_accounts(code) from assets;

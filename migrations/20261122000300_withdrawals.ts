@@ -9,17 +9,6 @@ export async function up(knex: Knex): Promise<void> {
 alter table clients add column kyc jsonb;                       -- AES-256-GCM envelope (SEG-11), never plaintext
 alter table clients add column kyc_verified boolean not null default false;
 
--- House wallets' deposits (gas station funding) book to house accounts; house gas sitting in a client's
--- wallet to pay an ERC-20 withdrawal's gas is house money, kept apart from the client's holdings.
-alter table accounts drop constraint accounts_kind_check;
-alter table accounts add constraint accounts_kind_check check (kind in (
-    'client_entitlement', 'client_wallet_hot', 'client_wallet_cold',
-    'house_fees', 'house_treasury', 'house_suspense', 'house_wallet_fees', 'house_wallet_gas', 'house_wallet_suspense',
-    'house_gas_float', 'external_world', 'external_chain'));
-insert into accounts (code, root, book, kind, asset, may_go_negative)
-  select format('house/%s/house_gas_float', code), 'house', 'holdings', 'house_gas_float', code, false from assets
-  on conflict do nothing;
-
 create table address_book (
   id uuid primary key default gen_random_uuid(),
   client_id uuid not null references clients(id),

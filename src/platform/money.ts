@@ -16,13 +16,6 @@ export function parseBaseUnits(text: string, field = 'amount'): bigint {
   return value;
 }
 
-/** Parses a positive base-unit amount. */
-export function parsePositiveBaseUnits(text: string, field = 'amount'): bigint {
-  const value = parseBaseUnits(text, field);
-  if (value === 0n) throw new DomainError('AMOUNT_INVALID', `${field} must be greater than zero`, { field });
-  return value;
-}
-
 /** "1.5" BTC (8 decimals) -> 150000000n. Rejects more precision than the asset has. */
 export function decimalToBaseUnits(text: string, decimals: number, field = 'amount'): bigint {
   const match = /^(0|[1-9][0-9]{0,59})(?:\.([0-9]{1,36}))?$/.exec(text);

@@ -180,13 +180,6 @@ export class WalletService {
     return rows.map(toAddress);
   }
 
-  /** Addresses of a chain created after `afterId` (the scanners grow their watch sets with this). */
-  async addressesSince(q: Queryable, chain: ChainName, afterId: number, limit = 100_000): Promise<WalletAddress[]> {
-    const { rows } = await q.query<AddressRow>(
-      'select * from wallet_addresses where chain = $1 and id > $2 order by id limit $3', [chain, afterId, limit]);
-    return rows.map(toAddress);
-  }
-
   /** WAL-01 transitions; the database refuses the others (retired → active, …). */
   async setState(q: Queryable, walletId: string, state: WalletState): Promise<Wallet> {
     const wallet = await this.get(q, walletId);

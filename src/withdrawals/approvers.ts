@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { approvalMessage } from '../../signer/src/intent.ts';
+import type { Approval } from '../../signer/src/approvals.ts';
 import { DomainError } from '../platform/errors.ts';
 
 const policySchema = z.object({
@@ -17,14 +18,8 @@ const policySchema = z.object({
 
 export interface Approver { id: string; userId: string; algorithm: 'ed25519' | 'p256'; publicKey: KeyObject }
 
-export interface ApprovalInput {
-  approverId: string;
-  algorithm: 'ed25519' | 'p256';
-  intentHash: string;
-  signature: string;
-  signedAt: string;
-  expiresAt: string;
-}
+/** What an approval carries: exactly what the signer checks again. */
+export type ApprovalInput = Approval;
 
 export class ApproverRegistry {
   readonly quorum: number;

@@ -23,7 +23,6 @@ export const IRREVERSIBILITY_WARNING = {
 
 export type WithdrawalState = 'requested' | 'policy' | 'travel_rule' | 'approvals' | 'signing' | 'broadcast' | 'confirming'
   | 'completed' | 'rejected' | 'failed' | 'cancelled';
-export const ACTIVE_STATES: readonly WithdrawalState[] = ['requested', 'policy', 'travel_rule', 'approvals', 'signing', 'broadcast', 'confirming'];
 
 export interface FeeSettings {
   /** Largest network fee a BTC withdrawal may pay, in satoshi (quoted and held). */
