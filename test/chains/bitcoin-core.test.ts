@@ -166,6 +166,23 @@ test('PSBT: estimated vsize covers the signed transaction (worst-case signatures
   assert.equal(parsed.fee, built.fee);
 });
 
+test('WDR RBF: spendAll builds the replacement over exactly the original inputs, same payment, higher fee from the change', () => {
+  const utxos = [utxo(1, 10_000n), utxo(2, 250_000n), utxo(3, 40_000n), utxo(4, 250_000n)];
+  const base = { network: 'bcoin-regtest' as const, outputs: [{ address: wallet[1]!.address, value: 300_000n }], changeAddress: wallet[2]!.address, feeMaxSat: 100_000n };
+  const original = buildPsbt({ ...base, utxos, feeRateSatPerVbyte: 2n });
+  assert.equal(original.inputs.length, 2, 'selection alone would take the two largest');
+  const replacement = buildPsbt({ ...base, utxos: original.inputs, feeRateSatPerVbyte: 7n, spendAll: true });
+  assert.deepEqual(replacement.inputs.map((u) => `${u.txid}:${u.vout}`).sort(), original.inputs.map((u) => `${u.txid}:${u.vout}`).sort());
+  assert.equal(replacement.vsize, original.vsize);
+  assert.equal(replacement.fee, BigInt(original.vsize) * 7n);
+  assert.equal(replacement.change, original.change - (replacement.fee - original.fee), 'the bump comes out of the change only');
+  // Selection would have stopped at the first coin; spendAll keeps every one, so both transactions conflict on all inputs.
+  const all = buildPsbt({ ...base, outputs: [{ address: wallet[1]!.address, value: 1_000n }], utxos: original.inputs, feeRateSatPerVbyte: 7n, spendAll: true });
+  assert.equal(all.inputs.length, 2);
+  assert.throws(() => buildPsbt({ ...base, utxos: original.inputs, feeRateSatPerVbyte: 7n, spendAll: true, feeMaxSat: original.fee }), (e) => isChainError(e, 'FEE_TOO_HIGH'));
+  assert.throws(() => buildPsbt({ ...base, utxos: [utxo(1, 10_000n)], feeRateSatPerVbyte: 1n, spendAll: true }), (e) => isChainError(e, 'INSUFFICIENT_FUNDS'));
+});
+
 test('PSBT: change below dust goes to the fee instead of an output', () => {
   // 100,000 in; pay 99,500 at 1 sat/vB: the no-change fee is 110, leaving 390 which is above
   // dust (294) only when the change output's own 31 vB are not paid for: with change it is 359-31.

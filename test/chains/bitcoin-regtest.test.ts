@@ -86,6 +86,37 @@ test('WAL-05 a PSBT from our builder, signed by the client key, is accepted and 
   assert.equal(await node.isUnspent(utxos[0]!.txid, utxos[0]!.vout), false, 'the client coin is spent');
 });
 
+test('WDR RBF: the dev node replaces by fee as Bitcoin Core does (BIP-125): higher fee replaces, equal rate or no signal is refused', async () => {
+  const funded = await node.faucet(client.address, 10_000_000n, { confirmations: 1 });
+  const coin = { txid: funded.txid, vout: funded.vout, value: 10_000_000n, script: client.script };
+  const spend = (rate: bigint, value: bigint, options: { final?: boolean } = {}) => {
+    const built = buildPsbt({ network: 'bcoin-regtest', utxos: [coin], outputs: [{ address: p2wpkhFromPublicKey(ECPair.makeRandom({ network: bcoinRegtest }).publicKey, 'bcoin-regtest').address, value }],
+      changeAddress: client.address, feeRateSatPerVbyte: rate, feeMaxSat: 1_000_000n });
+    const psbt = Psbt.fromBase64(built.psbtBase64, { network: bcoinRegtest });
+    if (options.final) psbt.setInputSequence(0, 0xffffffff);
+    psbt.signAllInputs(clientKey);
+    psbt.finalizeAllInputs();
+    return psbt.extractTransaction().toHex();
+  };
+  const mempool = () => node.rpc.call<string[]>('getrawmempool', []);
+  const first = await node.rpc.broadcast(spend(2n, 1_000_000n));
+  assert.deepEqual(await mempool(), [first.txid]);
+  await assert.rejects(node.rpc.broadcast(spend(2n, 2_000_000n), 1_000), (e) => isChainError(e, 'BROADCAST_NOT_ACCEPTED'), 'same fee rate: refused');
+  const second = await node.rpc.broadcast(spend(9n, 1_000_000n));
+  assert.deepEqual(await mempool(), [second.txid], 'the replacement evicted the original');
+  const [blockHash] = await node.mine(1);
+  const block = await node.rpc.call<{ tx: string[] }>('getblock', [blockHash, 1]);
+  assert.ok(block.tx.includes(second.txid) && !block.tx.includes(first.txid), 'only the replacement confirms');
+
+  const again = await node.faucet(client.address, 10_000_000n, { confirmations: 1 });
+  coin.txid = again.txid;
+  coin.vout = again.vout;
+  const final = await node.rpc.broadcast(spend(2n, 1_000_000n, { final: true }));
+  await assert.rejects(node.rpc.broadcast(spend(20n, 1_000_000n), 1_000), (e) => isChainError(e, 'BROADCAST_NOT_ACCEPTED'), 'no BIP-125 signal: not replaceable');
+  assert.deepEqual(await mempool(), [final.txid]);
+  await node.mine(1);
+});
+
 test('bcoin gap: sendrawtransaction returns a txid for an invalid tx; broadcast() detects it is not in the mempool', async () => {
   // A correctly signed spend of an output that does not exist.
   const psbt = new Psbt({ network: bcoinRegtest });

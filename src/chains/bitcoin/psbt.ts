@@ -42,6 +42,11 @@ export interface BuildPsbtRequest {
   readonly feeMaxSat: bigint;
   readonly maxInputs?: number;
   readonly locktime?: number;
+  /**
+   * Spend every UTXO given, no selection: a replacement (BIP-125) must conflict with the
+   * transaction it replaces on all of its inputs, so that at most one of them can ever confirm.
+   */
+  readonly spendAll?: boolean;
 }
 
 export interface CoinSelection {
@@ -84,6 +89,7 @@ export function selectCoins(request: {
   changeScriptLength: number;
   feeRateSatPerVbyte: bigint;
   maxInputs?: number;
+  spendAll?: boolean;
 }): CoinSelection {
   const maxInputs = request.maxInputs ?? MAX_INPUTS_PER_TX;
   if (!Number.isSafeInteger(maxInputs) || maxInputs < 1 || maxInputs > MAX_INPUTS_PER_TX) {
@@ -93,12 +99,16 @@ export function selectCoins(request: {
   if (request.utxos.length > MAX_CANDIDATE_UTXOS) throw new RangeError(`at most ${MAX_CANDIDATE_UTXOS} candidate UTXOs`);
   const changeDust = dustThreshold(request.changeScriptLength, true);
   const sorted = [...request.utxos].sort(compareUtxosLargestFirst);
+  if (request.spendAll && sorted.length > maxInputs) {
+    throw new ChainError('TOO_MANY_INPUTS', `spending all ${sorted.length} UTXOs needs more than ${maxInputs} inputs`, { maxInputs });
+  }
   const selected: Utxo[] = [];
   let total = 0n;
-  for (const utxo of sorted) {
+  for (const [i, utxo] of sorted.entries()) {
     if (selected.length === maxInputs) break;
     selected.push(utxo);
     total += utxo.value;
+    if (request.spendAll && i < sorted.length - 1) continue;
     const vsizeWithChange = p2wpkhSpendVsize(selected.length, [...request.outputScriptLengths, request.changeScriptLength]);
     const feeWithChange = feeForVsize(vsizeWithChange, request.feeRateSatPerVbyte);
     const change = total - request.amount - feeWithChange;
@@ -159,6 +169,7 @@ export function buildPsbt(request: BuildPsbtRequest): BuiltPsbt {
     changeScriptLength: change.script.length,
     feeRateSatPerVbyte: request.feeRateSatPerVbyte,
     maxInputs: request.maxInputs,
+    spendAll: request.spendAll,
   });
   if (selection.fee > request.feeMaxSat) {
     throw new ChainError('FEE_TOO_HIGH', `fee ${selection.fee} sat exceeds the cap of ${request.feeMaxSat} sat`, { fee: String(selection.fee), feeMaxSat: String(request.feeMaxSat) });

@@ -72,7 +72,9 @@ interface MinerCoin extends Utxo {
 const FAUCET_INITIAL_COINBASES = 100;
 
 export async function startBitcoinRegtest(options: BitcoinRegtestOptions): Promise<BitcoinRegtest> {
-  const script = resolveInstalled('bcoin', 'bin/node', BCOIN_INSTALL);
+  // bcoin's bin/node plus BIP-125 replacement in the mempool (bcoin-node.cjs says why).
+  const bcoinRoot = path.dirname(path.dirname(resolveInstalled('bcoin', 'bin/node', BCOIN_INSTALL)));
+  const script = path.join(import.meta.dirname, 'bcoin-node.cjs');
   mkdirSync(options.dataDir, { recursive: true });
   const apiKey = randomBytes(16).toString('hex');
   const httpPort = await freeLoopbackPort();
@@ -82,14 +84,15 @@ export async function startBitcoinRegtest(options: BitcoinRegtestOptions): Promi
     '--http-host=127.0.0.1', `--http-port=${httpPort}`, `--api-key=${apiKey}`,
     '--listen=false', '--workers=false', '--log-level=warning', '--log-console=true',
     '--index-tx=true', '--index-address=true', '--no-wallet=true',
-    // bcoin's mempool refuses BIP-125 signalling transactions unless this is on; our PSBTs signal RBF.
+    // Lets bcoin accept version-1 transactions that signal BIP-125 (it never counts version 2 as
+    // signalling); the replacement itself is bcoin-node.cjs's patch.
     '--replace-by-fee=true',
   ], {
     cwd: options.dataDir, logFile,
     // The native addons bcoin can use (mrmr, bcrypto's) are not built: package.json allowScripts
     // blocks their install scripts. NODE_BACKEND=js selects their pure-JS fallbacks, which are
     // fast enough for regtest; without it bcoin dies with "Cannot find module 'mrmr.node'".
-    env: { NODE_BACKEND: 'js' },
+    env: { NODE_BACKEND: 'js', BCOIN_ROOT: bcoinRoot },
   });
   const rpcUrl = `http://127.0.0.1:${httpPort}/`;
   const rpc = new BitcoinRpcClient({ url: rpcUrl, username: 'x', password: apiKey });
