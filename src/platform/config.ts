@@ -87,6 +87,11 @@ export const configSchema = z.object({
     btcFeeRateFallbackSatPerVbyte: z.coerce.bigint().min(1n).default(5n).describe('BTC_FEE_RATE_FALLBACK: when the node has no estimate (regtest)'),
     btcFeeRateCapSatPerVbyte: z.coerce.bigint().min(1n).default(200n).describe('BTC_FEE_RATE_CAP'),
     workerIntervalMs: z.coerce.number().int().min(20).max(60_000).default(250).describe('WITHDRAWAL_WORKER_INTERVAL_MS'),
+    btcReplaceAfterSeconds: z.coerce.number().int().min(0).max(7 * 86_400).default(1_800)
+      .describe('BTC_REPLACE_AFTER_SECONDS: an unconfirmed withdrawal transaction this old is replaced by fee (BIP-125)'),
+    ethReplaceAfterSeconds: z.coerce.number().int().min(0).max(7 * 86_400).default(300)
+      .describe('ETH_REPLACE_AFTER_SECONDS: an unconfirmed withdrawal transaction this old is replaced (same nonce, higher fees)'),
+    maxReplacements: z.coerce.number().int().min(0).max(50).default(5).describe('WITHDRAWAL_MAX_REPLACEMENTS: per withdrawal; then withdrawal.stuck'),
     vaspTravelRule: z.enum(['hold', 'development-auto-ack']).default('hold')
       .describe('TRAVEL_RULE_VASP: hold = VASP-bound transfers wait for the Travel Rule exchange (not built yet)'),
     originatingVasp: z.string().min(1).default('Amanat (development)').describe('ORIGINATING_VASP_NAME'),
@@ -152,7 +157,8 @@ export function loadConfig(env: Env = process.env): Config {
       approversFile: pick('TREASURY_APPROVERS_FILE'), piiKeyringFile: pick('PII_KEYRING_FILE'), quoteTtlSeconds: pick('WITHDRAWAL_QUOTE_TTL_SECONDS'),
       btcNetworkFeeMaxSat: pick('BTC_NETWORK_FEE_MAX_SAT'), ethNetworkFeeMaxWei: pick('ETH_NETWORK_FEE_MAX_WEI'),
       btcFeeRateFallbackSatPerVbyte: pick('BTC_FEE_RATE_FALLBACK'), btcFeeRateCapSatPerVbyte: pick('BTC_FEE_RATE_CAP'),
-      workerIntervalMs: pick('WITHDRAWAL_WORKER_INTERVAL_MS'), vaspTravelRule: pick('TRAVEL_RULE_VASP'), originatingVasp: pick('ORIGINATING_VASP_NAME'),
+      workerIntervalMs: pick('WITHDRAWAL_WORKER_INTERVAL_MS'), btcReplaceAfterSeconds: pick('BTC_REPLACE_AFTER_SECONDS'),
+      ethReplaceAfterSeconds: pick('ETH_REPLACE_AFTER_SECONDS'), maxReplacements: pick('WITHDRAWAL_MAX_REPLACEMENTS'), vaspTravelRule: pick('TRAVEL_RULE_VASP'), originatingVasp: pick('ORIGINATING_VASP_NAME'),
     },
     signer: { ...(fileValues.signer as object), socketPath: pick('SIGNER_SOCKET'), backend: pick('SIGNER_BACKEND'), policyFile: pick('SIGNER_POLICY_FILE') },
     chains: {

@@ -62,6 +62,8 @@ export function createWithdrawalModule(deps: {
       btcFeeRateFallbackSatPerVbyte: config.withdrawals.btcFeeRateFallbackSatPerVbyte, btcFeeRateCapSatPerVbyte: config.withdrawals.btcFeeRateCapSatPerVbyte,
       ethPriorityFeeWei: 10n ** 9n, ethMaxFeePerGasCapWei: 500n * 10n ** 9n, erc20GasLimit: 100_000n, maxAttempts: 20, retryDelayMs: 500,
       vaspTravelRule: config.withdrawals.vaspTravelRule,
+      replaceAfterSeconds: { bitcoin: config.withdrawals.btcReplaceAfterSeconds, ethereum: config.withdrawals.ethReplaceAfterSeconds },
+      maxReplacements: config.withdrawals.maxReplacements,
     },
   }) : undefined;
   return { service, pipeline, travelRule, approvers };

@@ -13,9 +13,12 @@ import type { WalletService } from '../wallets/wallet-service.ts';
 import type { SignerClient } from '../signer-client/signer-client.ts';
 import { SignerRefusal } from '../signer-client/signer-client.ts';
 import type { ChainRuntime } from '../deposits/chain-runtime.ts';
+import { createHash } from 'node:crypto';
+import { Transaction as BitcoinTransaction } from 'bitcoinjs-lib';
 import { buildPsbt, type Utxo } from '../chains/bitcoin/psbt.ts';
+import { replacementFeeRate } from '../chains/bitcoin/fees.ts';
 import { decodeAddress } from '../chains/bitcoin/address.ts';
-import { buildErc20Transfer, buildEthTransfer, ETH_TRANSFER_GAS } from '../chains/ethereum/tx.ts';
+import { buildErc20Transfer, buildEthTransfer, ETH_TRANSFER_GAS, parseEip1559, replacementFees } from '../chains/ethereum/tx.ts';
 import { isChainError } from '../chains/errors.ts';
 import { intentHash, type Intent } from '../../signer/src/intent.ts';
 import { appendEvent } from '../events/event-feed.ts';
@@ -35,7 +38,14 @@ export interface PipelineSettings {
   retryDelayMs: number;
   /** Travel Rule to VASPs: the exchange with the beneficiary VASP is not built yet (hold = wait). */
   vaspTravelRule: 'hold' | 'development-auto-ack';
+  /** A withdrawal's transaction still unconfirmed this long after it was signed is replaced with a higher fee. */
+  replaceAfterSeconds: { bitcoin: number; ethereum: number };
+  /** Most replacements one withdrawal may get; beyond that treasury is told (withdrawal.stuck). */
+  maxReplacements: number;
 }
+
+/** One signed transaction of a withdrawal: the first, or a replacement of the one before. */
+interface SignedTx { txid: string; raw: string; fee: bigint; replaces_txid: string | null; created_at: Date }
 
 /** Transaction ids as the scanners see them: lower-case hex (Ethereum hashes with 0x). */
 export function normalizeTxid(txid: string): string {
@@ -236,10 +246,13 @@ export class WithdrawalPipeline {
     if (!asset.contractAddress && unsigned.maxFeeWei > w.network_fee_max) {
       throw new DomainError('INSUFFICIENT_FUNDS', `gas would cost up to ${unsigned.maxFeeWei} wei, more than the quoted ${w.network_fee_max}`);
     }
+    // The fee cap is the most the withdrawal may ever pay, not this transaction's maximum: a
+    // same-nonce replacement with higher fees is then the same intent (same approvals) to the signer.
+    const feeCap = asset.contractAddress ? this.deps.settings.erc20GasLimit * this.deps.settings.ethMaxFeePerGasCapWei : w.network_fee_max;
     const intent: Intent = {
       ...base, chain: 'ethereum', network: eth.chainId.toString(), sourceKeyId: from.keyId,
       ...(asset.contractAddress ? { tokenContract: asset.contractAddress } : {}),
-      outputs: [{ address: w.destination, amount: w.amount.toString() }], feeCap: unsigned.maxFeeWei.toString(),
+      outputs: [{ address: w.destination, amount: w.amount.toString() }], feeCap: feeCap.toString(),
     };
     return { intent, build: { ethereumTx: unsigned.unsignedSerialized, nonce, from: from.address, maxFeeWei: unsigned.maxFeeWei.toString(), gasFromHouse: Boolean(asset.contractAddress) } };
   }
@@ -271,13 +284,10 @@ export class WithdrawalPipeline {
     const asset = this.asset(w);
     const build = w.build as Record<string, string | number | boolean>;
     if (build.gasFromHouse) await this.ensureGas(q, w, BigInt(build.maxFeeWei as string), build.from as string);
-    const { rows: approvals } = await q.query<{ approver_id: string; algorithm: string; intent_hash: string; signature: string; signed_at: Date; expires_at: Date }>(
-      `select * from withdrawal_approvals where withdrawal_id = $1 and intent_hash = $2 and decision = 'approve'`, [w.id, w.intent_hash]);
     const request = {
       requestId: w.id, intent: w.intent,
       transaction: asset.chain === 'bitcoin' ? { psbt: build.psbt } : { ethereumTx: build.ethereumTx },
-      approvals: w.source_tier === 'cold' ? approvals.map((a) => ({ approverId: a.approver_id, algorithm: a.algorithm, intentHash: a.intent_hash,
-        signature: a.signature, signedAt: a.signed_at.toISOString(), expiresAt: a.expires_at.toISOString() })) : [],
+      approvals: await this.approvalsFor(q, w),
     };
     let signed: { txHex?: string; txid?: string; signedTx?: string; txHash?: string };
     try {
@@ -299,6 +309,15 @@ export class WithdrawalPipeline {
     await transition(q, w, 'broadcast', { txid });
   }
 
+  /** The treasury approvals the signer verifies for a cold withdrawal (none for hot). */
+  private async approvalsFor(q: Queryable, w: WithdrawalRow): Promise<Record<string, string>[]> {
+    if (w.source_tier !== 'cold') return [];
+    const { rows } = await q.query<{ approver_id: string; algorithm: string; intent_hash: string; signature: string; signed_at: Date; expires_at: Date }>(
+      `select * from withdrawal_approvals where withdrawal_id = $1 and intent_hash = $2 and decision = 'approve'`, [w.id, w.intent_hash]);
+    return rows.map((a) => ({ approverId: a.approver_id, algorithm: a.algorithm, intentHash: a.intent_hash,
+      signature: a.signature, signedAt: a.signed_at.toISOString(), expiresAt: a.expires_at.toISOString() }));
+  }
+
   /** ERC-20 gas from the house gas station (booked as house money), once per withdrawal. */
   private async ensureGas(q: pg.PoolClient, w: WithdrawalRow, needWei: bigint, clientAddress: string): Promise<void> {
     const eth = this.deps.chains.ethereum;
@@ -307,7 +326,9 @@ export class WithdrawalPipeline {
     if (balance >= needWei) return;
     if (build.gasTopUpTxid) throw new DomainError('CHAIN_UNAVAILABLE', 'waiting for the gas top-up to confirm');
     const station = await this.deps.wallets.ensureHouseWallet(q, 'gas_station', 'ethereum');
-    const topUp = needWei - balance;
+    // Twice the need: room for a same-nonce replacement with higher fees without a second top-up.
+    // What is left stays on the address as the house's gas float (house_gas_float) for the next one.
+    const topUp = 2n * needWei - balance;
     const nonce = await eth.rpc.getNonce(station.address.address, 'pending');
     const baseFee = await eth.rpc.getBaseFee();
     const fees = { maxFeePerGas: baseFee * 2n + this.deps.settings.ethPriorityFeeWei, maxPriorityFeePerGas: this.deps.settings.ethPriorityFeeWei };
@@ -329,62 +350,206 @@ export class WithdrawalPipeline {
   private async broadcastStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
     const asset = this.asset(w);
     const raw = w.signed_tx!;
-    if (asset.chain === 'bitcoin') {
-      // Ask the chain first: after a crash the transaction may already be out.
-      const known = await this.deps.chains.bitcoin.rpc.findTransaction(w.txid!);
-      if (!known) await this.deps.chains.bitcoin.rpc.broadcast(raw);
-    } else {
-      const receipt = await this.deps.chains.ethereum.rpc.getReceipt(w.txid!);
-      if (!receipt) {
-        try {
-          await this.deps.chains.ethereum.rpc.broadcast(raw);
-        } catch (error) {
-          if (!/already known|nonce too low|known transaction/i.test(error instanceof Error ? error.message : '')) throw error;
+    const txs = await this.signedTransactions(q, w.id);
+    try {
+      if (asset.chain === 'bitcoin') {
+        // Ask the chain first: after a crash the transaction may already be out.
+        const known = await this.deps.chains.bitcoin.rpc.findTransaction(w.txid!);
+        if (!known) await this.deps.chains.bitcoin.rpc.broadcast(raw);
+      } else {
+        const receipt = await this.deps.chains.ethereum.rpc.getReceipt(w.txid!);
+        if (!receipt) {
+          try {
+            await this.deps.chains.ethereum.rpc.broadcast(raw);
+          } catch (error) {
+            if (!/already known|nonce too low|known transaction/i.test(error instanceof Error ? error.message : '')) throw error;
+          }
         }
       }
+    } catch (error) {
+      // A replacement the network refused (the original was mined meanwhile, or a node that does
+      // not replace): the earlier transaction stands, and confirming watches all of them.
+      if (txs.length < 2 || !(await this.anyEarlierKnown(asset, txs))) throw error;
+      this.deps.log.warn({ withdrawalId: w.id, txid: w.txid, err: error }, 'replacement not accepted; the earlier transaction stands');
+      await transition(q, w, 'confirming', { txid: w.txid, replacementRefused: error instanceof Error ? error.message.slice(0, 300) : String(error) });
+      return;
     }
     await q.query('update withdrawals set broadcast_at = coalesce(broadcast_at, now()) where id = $1', [w.id]);
     await transition(q, w, 'confirming', { txid: w.txid });
-    await appendEvent(q, 'withdrawal.broadcast', w.client_id, w.id, { withdrawalId: w.id, txid: w.txid });
+    await appendEvent(q, 'withdrawal.broadcast', w.client_id, w.id, { withdrawalId: w.id, txid: w.txid, ...(txs.length > 1 ? { replaces: txs[txs.length - 2]!.txid } : {}) });
+  }
+
+  /** The withdrawal's signed transactions, oldest first: the first and its replacements. */
+  private async signedTransactions(q: Queryable, withdrawalId: string): Promise<SignedTx[]> {
+    const { rows } = await q.query<SignedTx>(
+      'select txid, raw, fee, replaces_txid, created_at from withdrawal_transactions where withdrawal_id = $1 order by id', [withdrawalId]);
+    return rows;
+  }
+
+  /** Whether the chain (mempool or a block) has any but the newest of these transactions. */
+  private async anyEarlierKnown(asset: Asset, txs: SignedTx[]): Promise<boolean> {
+    for (const tx of txs.slice(0, -1)) {
+      const known = asset.chain === 'bitcoin' ? await this.deps.chains.bitcoin.rpc.findTransaction(tx.txid)
+        : await this.deps.chains.ethereum.rpc.getTransaction(tx.txid);
+      if (known) return true;
+    }
+    return false;
+  }
+
+  /** Which of the withdrawal's transactions is mined, with its confirmations and the fee it really paid. */
+  private async minedTransaction(asset: Asset, txs: SignedTx[]): Promise<{ tx: SignedTx; confirmations: number; networkFee: bigint; reverted: boolean } | undefined> {
+    for (const tx of [...txs].reverse()) {
+      if (asset.chain === 'bitcoin') {
+        const info = await this.deps.chains.bitcoin.rpc.call<{ confirmations?: number }>('getrawtransaction', [tx.txid, true]).catch(() => undefined);
+        if (info?.confirmations && info.confirmations > 0) return { tx, confirmations: info.confirmations, networkFee: BigInt(tx.fee), reverted: false };
+      } else {
+        const receipt = await this.deps.chains.ethereum.rpc.getReceipt(tx.txid);
+        if (!receipt) continue;
+        const tip = await this.deps.chains.ethereum.rpc.getBlockNumber();
+        return { tx, confirmations: tip - Number(BigInt(receipt.blockNumber)) + 1, reverted: receipt.status !== '0x1',
+          networkFee: BigInt(receipt.gasUsed) * BigInt(receipt.effectiveGasPrice ?? '0') };
+      }
+    }
+    return undefined;
   }
 
   private async confirmingStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
     const asset = this.asset(w);
     const need = this.deps.settings.confirmations[asset.chain];
-    let confirmations = 0;
-    let networkFee: bigint;
+    const txs = await this.signedTransactions(q, w.id);
+    const mined = await this.minedTransaction(asset, txs);
+    if (mined) {
+      if (mined.tx.txid !== w.txid) {
+        // An earlier transaction of this withdrawal was mined, not its replacement: that is the one.
+        await q.query('update withdrawals set txid = $2, signed_tx = $3 where id = $1', [w.id, mined.tx.txid, mined.tx.raw]);
+        await q.query('insert into withdrawal_transitions (withdrawal_id, from_state, to_state, detail) values ($1, $2, $2, $3)',
+          [w.id, 'confirming', { mined: mined.tx.txid, insteadOf: w.txid }]);
+        w = { ...w, txid: mined.tx.txid, signed_tx: mined.tx.raw };
+      }
+      await q.query('update withdrawals set confirmations = $2 where id = $1', [w.id, mined.confirmations]);
+      if (mined.confirmations < need) {
+        await q.query(`update withdrawals set next_run_at = now() + interval '1 second' where id = $1`, [w.id]);
+        return;
+      }
+      if (mined.reverted) return this.finishFailedOnChain(q, w, mined.networkFee);
+      return this.complete(q, w, asset, mined.networkFee, mined.tx);
+    }
+    await q.query('update withdrawals set confirmations = 0 where id = $1', [w.id]);
+    const latest = txs[txs.length - 1]!;
+    const ageSeconds = (Date.now() - latest.created_at.getTime()) / 1000;
+    if (ageSeconds >= this.deps.settings.replaceAfterSeconds[asset.chain] && (await this.replace(q, w, asset, txs))) return;
+    // Not mined: make sure the newest transaction is out (a node may have dropped it). The same bytes, never new ones.
     if (asset.chain === 'bitcoin') {
-      const info = await this.deps.chains.bitcoin.rpc.call<{ confirmations?: number }>('getrawtransaction', [w.txid, true]).catch(() => undefined);
-      confirmations = info?.confirmations ?? 0;
-      networkFee = BigInt((w.build as Record<string, string>).fee!);
-      if (!info) {
-        // Not in the mempool nor a block (e.g. dropped): send the same bytes again, never new ones.
-        if (!(await this.deps.chains.bitcoin.rpc.findTransaction(w.txid!))) await this.deps.chains.bitcoin.rpc.broadcast(w.signed_tx!).catch(() => undefined);
+      if (!(await this.deps.chains.bitcoin.rpc.findTransaction(latest.txid))) await this.deps.chains.bitcoin.rpc.broadcast(latest.raw, 0).catch(() => undefined);
+    } else if (!(await this.deps.chains.ethereum.rpc.getTransaction(latest.txid))) {
+      await this.deps.chains.ethereum.rpc.broadcast(latest.raw).catch(() => undefined);
+    }
+    await q.query(`update withdrawals set next_run_at = now() + interval '1 second' where id = $1`, [w.id]);
+  }
+
+  /**
+   * Replaces a stuck transaction: the same payment with a higher fee, spending the same coins
+   * (Bitcoin, BIP-125) or the same nonce (Ethereum), so at most one of them can ever confirm. The
+   * intent is unchanged, so the signer accepts it under the approvals already given. The new
+   * transaction is committed before it is broadcast (state broadcast). Returns false, and tells
+   * treasury once (withdrawal.stuck), when no replacement is possible within the fee caps.
+   */
+  private async replace(q: pg.PoolClient, w: WithdrawalRow, asset: Asset, txs: SignedTx[]): Promise<boolean> {
+    const latest = txs[txs.length - 1]!;
+    const stuck = async (reason: string): Promise<false> => {
+      const build = w.build as Record<string, unknown>;
+      if (build.stuckReportedFor !== latest.txid) {
+        this.deps.log.warn({ withdrawalId: w.id, txid: latest.txid, reason }, 'withdrawal stuck: no replacement possible');
+        await q.query('update withdrawals set build = build || $2 where id = $1', [w.id, { stuckReportedFor: latest.txid }]);
+        await appendEvent(q, 'withdrawal.stuck', w.client_id, w.id, { withdrawalId: w.id, txid: latest.txid, reason });
       }
+      return false;
+    };
+    if (txs.length - 1 >= this.deps.settings.maxReplacements) return stuck(`already replaced ${txs.length - 1} times`);
+    let transaction: Record<string, string>;
+    let fee: bigint;
+    let detail: Record<string, string>;
+    if (asset.chain === 'bitcoin') {
+      const built = await this.bitcoinReplacement(q, w, latest);
+      if (typeof built === 'string') return stuck(built);
+      ({ transaction, fee, detail } = built);
     } else {
-      const receipt = await this.deps.chains.ethereum.rpc.getReceipt(w.txid!);
-      if (!receipt) {
-        await this.deps.chains.ethereum.rpc.broadcast(w.signed_tx!).catch(() => undefined);
-        networkFee = 0n;
-      } else {
-        const tip = await this.deps.chains.ethereum.rpc.getBlockNumber();
-        confirmations = tip - Number(BigInt(receipt.blockNumber)) + 1;
-        networkFee = BigInt(receipt.gasUsed) * BigInt(receipt.effectiveGasPrice ?? '0');
-        if (receipt.status !== '0x1' && confirmations >= need) {
-          return this.finishFailedOnChain(q, w, networkFee);
-        }
-      }
+      const built = await this.ethereumReplacement(w, asset, latest);
+      if (typeof built === 'string') return stuck(built);
+      ({ transaction, fee, detail } = built);
     }
-    await q.query('update withdrawals set confirmations = $2 where id = $1', [w.id, confirmations]);
-    if (confirmations < need) {
-      await q.query(`update withdrawals set next_run_at = now() + interval '1 second' where id = $1`, [w.id]);
-      return;
+    // A request id of its own per replacement: if we crash after the signer signed but before this
+    // commits, the next attempt may build a different one, and the signer's rule (same outpoints or
+    // nonce for the same intent) still means at most one of them can confirm.
+    const digest = createHash('sha256').update(Object.values(transaction).join()).digest('hex').slice(0, 16);
+    let signed: { txHex?: string; txid?: string; signedTx?: string; txHash?: string };
+    try {
+      signed = await this.deps.signer.sign({ requestId: `${w.id}:r${txs.length}:${digest}`, intent: w.intent, transaction, approvals: await this.approvalsFor(q, w) });
+    } catch (error) {
+      if (error instanceof SignerRefusal) return stuck(`the signer refused the replacement: ${error.code} ${error.message}`);
+      throw error;
     }
-    await this.complete(q, w, asset, networkFee!);
+    const raw = asset.chain === 'bitcoin' ? signed.txHex! : signed.signedTx!;
+    const txid = asset.chain === 'bitcoin' ? signed.txid! : signed.txHash!;
+    await q.query('insert into withdrawal_transactions (withdrawal_id, txid, raw, fee, replaces_txid) values ($1, $2, $3, $4, $5) on conflict do nothing',
+      [w.id, txid, raw, fee.toString(), latest.txid]);
+    await q.query(`insert into own_transactions (chain, txid, purpose, withdrawal_id) values ($1, $2, 'withdrawal', $3) on conflict do nothing`, [w.chain, normalizeTxid(txid), w.id]);
+    await q.query('update withdrawals set signed_tx = $2, txid = $3 where id = $1', [w.id, raw, txid]);
+    await transition(q, w, 'broadcast', { txid, replaces: latest.txid, fee: fee.toString(), ...detail });
+    await appendEvent(q, 'withdrawal.replaced', w.client_id, w.id, { withdrawalId: w.id, txid, replaces: latest.txid, ...detail });
+    return true;
+  }
+
+  /** The same inputs and payment at a higher fee rate; the bump comes out of the change. */
+  private async bitcoinReplacement(q: Queryable, w: WithdrawalRow, latest: SignedTx): Promise<string | { transaction: Record<string, string>; fee: bigint; detail: Record<string, string> }> {
+    const build = w.build as { changeIndex: number; changeAddress: string; inputs: { txid: string; vout: number }[] };
+    if (build.changeIndex < 0) return 'the transaction has no change output to take a higher fee from';
+    const network = this.deps.chains.bitcoin.network;
+    const { rows } = await q.query<{ txid: string; vout: number; value: bigint; address: string }>(
+      'select txid, vout, value, address from utxos where reserved_by = $1', [w.id]);
+    const utxos: Utxo[] = build.inputs.map((i) => {
+      const u = rows.find((r) => r.txid === i.txid && r.vout === i.vout)!;
+      return { txid: u.txid, vout: u.vout, value: u.value, script: decodeAddress(u.address, network).script };
+    });
+    const vsize = BitcoinTransaction.fromHex(latest.raw).virtualSize();
+    const { satPerVbyte } = await this.deps.chains.bitcoin.rpc.estimateFeeRate(2, this.deps.settings.btcFeeRateFallbackSatPerVbyte);
+    const rate = replacementFeeRate(BigInt(latest.fee), vsize, satPerVbyte, this.deps.settings.btcFeeRateCapSatPerVbyte);
+    if (rate === undefined) return `a higher fee rate would exceed the cap of ${this.deps.settings.btcFeeRateCapSatPerVbyte} sat/vB`;
+    let built;
+    try {
+      built = buildPsbt({ network, utxos, outputs: [{ address: w.destination, value: w.amount }], changeAddress: build.changeAddress,
+        feeRateSatPerVbyte: rate, feeMaxSat: w.network_fee_max, spendAll: true });
+    } catch (error) {
+      if (isChainError(error, 'FEE_TOO_HIGH') || isChainError(error, 'INSUFFICIENT_FUNDS')) return `no replacement at ${rate} sat/vB within the quoted fee of ${w.network_fee_max} sat: ${error.message}`;
+      throw error;
+    }
+    if (built.changeIndex !== build.changeIndex) return 'a higher fee would use up the change';
+    if (built.fee <= BigInt(latest.fee)) return 'no higher fee is possible';
+    return { transaction: { psbt: built.psbtBase64 }, fee: built.fee, detail: { feeRate: rate.toString() } };
+  }
+
+  /** The same nonce and payment with both EIP-1559 fees raised. ERC-20 gas must fit the gas float on the address. */
+  private async ethereumReplacement(w: WithdrawalRow, asset: Asset, latest: SignedTx): Promise<string | { transaction: Record<string, string>; fee: bigint; detail: Record<string, string> }> {
+    const eth = this.deps.chains.ethereum;
+    const previous = parseEip1559(latest.raw);
+    const feeCap = BigInt((w.intent as { feeCap: string }).feeCap);
+    const cap = this.deps.settings.ethMaxFeePerGasCapWei < feeCap / previous.gasLimit ? this.deps.settings.ethMaxFeePerGasCapWei : feeCap / previous.gasLimit;
+    const fees = replacementFees(previous, { baseFeePerGas: await eth.rpc.getBaseFee(), priorityFeePerGas: this.deps.settings.ethPriorityFeeWei, capPerGas: cap });
+    if (!fees) return `a valid fee bump would exceed the cap of ${cap} wei per gas`;
+    const unsigned = asset.contractAddress
+      ? buildErc20Transfer({ chainId: eth.chainId, nonce: previous.nonce, tokenContract: asset.contractAddress, to: w.destination, amount: w.amount, gasLimit: previous.gasLimit, ...fees })
+      : buildEthTransfer({ chainId: eth.chainId, nonce: previous.nonce, to: w.destination, valueWei: w.amount, gasLimit: previous.gasLimit, ...fees });
+    if (asset.contractAddress) {
+      const from = (w.build as { from: string }).from;
+      const balance = await eth.rpc.getBalance(from, 'latest');
+      if (balance < unsigned.maxFeeWei) return `the gas float on ${from} (${balance} wei) does not cover ${unsigned.maxFeeWei} wei`;
+    }
+    return { transaction: { ethereumTx: unsigned.unsignedSerialized }, fee: unsigned.maxFeeWei,
+      detail: { maxFeePerGas: fees.maxFeePerGas.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString() } };
   }
 
   /** WDR-07: post the hold with the real fee, release the rest, record change, tell the exchange. */
-  private async complete(q: pg.PoolClient, w: WithdrawalRow, asset: Asset, networkFee: bigint): Promise<void> {
+  private async complete(q: pg.PoolClient, w: WithdrawalRow, asset: Asset, networkFee: bigint, mined: SignedTx): Promise<void> {
     const { ledger } = this.deps;
     const clientPaysGas = !asset.contractAddress;
     const leaves = w.amount + (clientPaysGas ? networkFee : 0n);
@@ -405,8 +570,10 @@ export class WithdrawalPipeline {
       const build = w.build as Record<string, unknown>;
       await q.query(`update utxos set status = 'spent' where reserved_by = $1`, [w.id]);
       if ((build.changeIndex as number) >= 0) {
+        // The mined transaction's change: a replacement took its higher fee out of the change.
+        const changeValue = BigInt(build.changeValue as string) + BigInt(build.fee as string) - BigInt(mined.fee);
         await q.query(`insert into utxos (txid, vout, wallet_id, address, key_id, value, status, origin) values ($1, $2, $3, $4, $5, $6, 'unspent', 'change')
-                       on conflict do nothing`, [w.txid, build.changeIndex, build.changeWalletId, build.changeAddress, build.changeKeyId, build.changeValue]);
+                       on conflict do nothing`, [mined.txid, build.changeIndex, build.changeWalletId, build.changeAddress, build.changeKeyId, changeValue.toString()]);
       }
     }
     await q.query('update withdrawals set network_fee = $2, entry_id = $3 where id = $1', [w.id, networkFee.toString(), posted.entryId]);

@@ -10,7 +10,7 @@ import * as ecc from 'tiny-secp256k1';
 import {
   bcoinRegtest, buildPsbt, createBitcoinWatchSet, decodeAddress, dustThreshold, p2wpkhFromPublicKey, parsePsbt,
   parseTransaction, scanBlockOutputs, btcPerKvbToSatPerVbyte, btcDecimalToSats, selectCoins, MAX_INPUTS_PER_TX,
-  normalizeBitcoinBlock, type BitcoinNetworkName, type Utxo,
+  normalizeBitcoinBlock, replacementFeeRate, type BitcoinNetworkName, type Utxo,
 } from '../../src/chains/bitcoin/index.ts';
 import { isChainError } from '../../src/chains/errors.ts';
 
@@ -252,4 +252,13 @@ test('SEG-02 watch set refuses one address for two owners', () => {
   assert.throws(() => createBitcoinWatchSet('bcoin-regtest', [
     { address: wallet[0]!.address, owner: 'a' }, { address: wallet[0]!.address.toUpperCase(), owner: 'b' },
   ]), (e) => isChainError(e, 'ADDRESS_INVALID'));
+});
+
+test('WDR RBF fee rate: +25 % (at least +1 sat/vB, the incremental relay fee) over the previous rate, or the estimate if higher, within the cap', () => {
+  assert.equal(replacementFeeRate(1_410n, 141, 5n, 200n), 12n, '10 sat/vB paid: 10 + 10/4');
+  assert.equal(replacementFeeRate(1_411n, 141, 5n, 200n), 13n, 'the previous rate rounds up (11), then + 2');
+  assert.equal(replacementFeeRate(141n, 141, 1n, 200n), 2n, '1 sat/vB paid: + the 1 sat/vB incremental relay fee');
+  assert.equal(replacementFeeRate(1_410n, 141, 30n, 200n), 30n, 'the node now asks for more');
+  assert.equal(replacementFeeRate(1_410n, 141, 5n, 11n), undefined, 'above the cap: no bump');
+  assert.throws(() => replacementFeeRate(1_410n, 0, 5n, 200n), RangeError);
 });

@@ -8,7 +8,7 @@ import { SigningKey, Wallet, getBytes, zeroPadValue, toBeHex } from 'ethers';
 import {
   ERC20_TRANSFER_TOPIC, attachSignature, buildErc20Transfer, buildEthTransfer, createEthereumWatchSet, decodeErc20Transfer,
   effectiveGasPrice, encodeErc20Transfer, ethereumAddressFromPublicKey, extractNativeDeposits, extractTokenDeposits,
-  nextBaseFee, normalizeEthereumBlock, parseEip1559, parseEthereumAddress, type RpcBlock, type RpcLog,
+  nextBaseFee, normalizeEthereumBlock, parseEip1559, parseEthereumAddress, replacementFees, type RpcBlock, type RpcLog,
 } from '../../src/chains/ethereum/index.ts';
 import { isChainError } from '../../src/chains/errors.ts';
 import { ASSET_CAPABILITIES } from '../../src/chains/capabilities.ts';
@@ -165,4 +165,20 @@ test('capabilities are data: decimals and models per asset', () => {
   assert.equal(ASSET_CAPABILITIES.BTC.accountModel, 'utxo');
   assert.equal(ASSET_CAPABILITIES.USDT.feeAsset, 'ETH');
   for (const c of Object.values(ASSET_CAPABILITIES)) assert.equal(c.supportsMemo, false);
+});
+
+test('WDR ETH replacement fees: both fees rise at least 12.5 % (nodes want 10 %), follow the base fee, respect the cap', () => {
+  const gwei = 10n ** 9n;
+  const previous = { maxFeePerGas: 20n * gwei, maxPriorityFeePerGas: 1n * gwei };
+  const calm = replacementFees(previous, { baseFeePerGas: 1n * gwei, priorityFeePerGas: 1n * gwei, capPerGas: 500n * gwei })!;
+  assert.equal(calm.maxPriorityFeePerGas, gwei + gwei / 8n + 1n);
+  assert.equal(calm.maxFeePerGas, 20n * gwei + 20n * gwei / 8n + 1n);
+  for (const [now, was] of [[calm.maxFeePerGas, previous.maxFeePerGas], [calm.maxPriorityFeePerGas, previous.maxPriorityFeePerGas]] as const) {
+    assert.ok(now * 10n >= was * 11n, 'at least +10 %, as geth requires');
+  }
+  const busy = replacementFees(previous, { baseFeePerGas: 40n * gwei, priorityFeePerGas: 2n * gwei, capPerGas: 500n * gwei })!;
+  assert.deepEqual(busy, { maxFeePerGas: 82n * gwei, maxPriorityFeePerGas: 2n * gwei }, 'a risen base fee: 2 × base + tip');
+  assert.deepEqual(replacementFees(previous, { baseFeePerGas: 400n * gwei, priorityFeePerGas: gwei, capPerGas: 30n * gwei }),
+    { maxFeePerGas: 30n * gwei, maxPriorityFeePerGas: gwei + gwei / 8n + 1n }, 'capped, still a valid bump');
+  assert.equal(replacementFees(previous, { baseFeePerGas: gwei, priorityFeePerGas: gwei, capPerGas: 22n * gwei }), undefined, 'the cap leaves no valid bump');
 });

@@ -12,6 +12,7 @@ import { p2wpkhFromPublicKey } from '../../src/chains/bitcoin/address.ts';
 import { createWithdrawalModule, type WithdrawalModule } from '../../src/withdrawals/withdrawal-module.ts';
 import type { ChainRuntime } from '../../src/deposits/chain-runtime.ts';
 import type { WithdrawalRow } from '../../src/withdrawals/withdrawal-service.ts';
+import type { WithdrawalPipeline } from '../../src/withdrawals/withdrawal-pipeline.ts';
 import { startCustody, CONFIRMATIONS, type Custody } from './custody.ts';
 import { signBip137 } from './bip137.ts';
 import { approve, tempDir, type TestApprover } from '../../signer/test/helpers.ts';
@@ -19,6 +20,8 @@ import { approve, tempDir, type TestApprover } from '../../signer/test/helpers.t
 export interface WithdrawalFixture extends Custody {
   module: WithdrawalModule;
   keyringFile: string;
+  /** Another worker on the same database, signer and chain, with these config overrides (e.g. an impatient replacement policy). */
+  pipelineWith(env: Record<string, string>): WithdrawalPipeline;
   /** Opens a client with verified KYC and funds its wallet of `tier` with `amount` base units (credited). */
   fundedClient(asset: 'BTC' | 'ETH' | 'USDT', amount: bigint, tier: 'hot' | 'cold'): Promise<string>;
   request(input: { clientId: string; asset: string; amount: string; destination: string; destinationType?: 'vasp' | 'self_hosted';
@@ -45,20 +48,22 @@ export async function startWithdrawals(chain: 'bitcoin' | 'ethereum', env: Recor
   const dir = tempDir('withdrawals');
   const keyringFile = path.join(dir, 'pii-keyring.json');
   writeFileSync(keyringFile, JSON.stringify({ k1: randomBytes(32).toString('hex') }));
-  const config = loadConfig({
+  const configWith = (overrides: Record<string, string>) => loadConfig({
     AMANAT_ENV: 'test', TREASURY_APPROVERS_FILE: path.join(c.signer.dir, 'signer-policy.json'), PII_KEYRING_FILE: keyringFile,
-    BITCOIN_CONFIRMATIONS: String(CONFIRMATIONS), ETHEREUM_CONFIRMATIONS: String(CONFIRMATIONS), BITCOIN_NETWORK: 'bcoin-regtest', ...env,
+    BITCOIN_CONFIRMATIONS: String(CONFIRMATIONS), ETHEREUM_CONFIRMATIONS: String(CONFIRMATIONS), BITCOIN_NETWORK: 'bcoin-regtest', ...env, ...overrides,
   });
   const chains = {
     bitcoin: { rpc: c.btc?.rpc, network: 'bcoin-regtest', dev: c.btc },
     ethereum: { rpc: c.eth?.rpc, chainId: 31337n, dev: c.eth },
     scanners: [c.scanner], stop: async () => undefined,
   } as unknown as ChainRuntime;
-  const module = createWithdrawalModule({ config, pool: c.db.app, assets: c.assets, ledger: c.ledger, clients: c.clients, log: createLogger(process.env.AMANAT_TEST_LOG ?? 'silent'),
-    wallets: c.wallets, signer: c.signerClient, chains });
+  const moduleWith = (overrides: Record<string, string>) => createWithdrawalModule({ config: configWith(overrides), pool: c.db.app, assets: c.assets, ledger: c.ledger,
+    clients: c.clients, log: createLogger(process.env.AMANAT_TEST_LOG ?? 'silent'), wallets: c.wallets, signer: c.signerClient, chains });
+  const module = moduleWith({});
   const mine = async (n: number) => { if (c.btc) await c.btc.mine(n); else await c.eth!.mine(n); };
   const fixture: WithdrawalFixture = {
     ...c, module, keyringFile,
+    pipelineWith: (overrides) => moduleWith(overrides).pipeline!,
     async fundedClient(asset, amount, tier) {
       const clientId = await c.newClient();
       await inTransaction(c.db.app, (q) => module.travelRule.storeKyc(q, clientId, {

@@ -94,3 +94,22 @@ function shiftDecimal(intPart: string, fraction: string, exponent: number): stri
   if (point >= digits.length) return digits + '0'.repeat(point - digits.length);
   return `${digits.slice(0, point)}.${digits.slice(point)}`;
 }
+
+/** Bitcoin Core's default incremental relay fee: what a replacement pays on top, per vbyte. */
+export const INCREMENTAL_RELAY_SAT_PER_VBYTE = 1n;
+
+/**
+ * The fee rate for a BIP-125 replacement of a transaction that paid `previousFeeSat` at `vsize`:
+ * at least 25 % and at least the incremental relay fee above the previous rate (rules 3, 4 and 6
+ * then hold for a replacement of the same size), and at least what the node now estimates.
+ * Undefined when that is above `capSatPerVbyte`: the transaction cannot be bumped within policy.
+ */
+export function replacementFeeRate(previousFeeSat: bigint, vsize: number, estimateSatPerVbyte: bigint, capSatPerVbyte: bigint): bigint | undefined {
+  if (!Number.isSafeInteger(vsize) || vsize <= 0) throw new RangeError('vsize must be a positive integer');
+  const size = BigInt(vsize);
+  const previousRate = (previousFeeSat + size - 1n) / size;
+  const quarter = previousRate / 4n;
+  let rate = previousRate + (quarter > INCREMENTAL_RELAY_SAT_PER_VBYTE ? quarter : INCREMENTAL_RELAY_SAT_PER_VBYTE);
+  if (estimateSatPerVbyte > rate) rate = estimateSatPerVbyte;
+  return rate > capSatPerVbyte ? undefined : rate;
+}

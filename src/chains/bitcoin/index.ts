@@ -4,7 +4,7 @@ export { bcoinRegtest, BITCOIN_NETWORKS, bitcoinNetwork, type BitcoinNetworkName
 export { p2wpkhFromPublicKey, decodeAddress, scriptToAddress, outputKind, type DecodedAddress, type OutputKind } from './address.ts';
 export {
   DUST_RELAY_FEE_SAT_PER_KVB, FEE_RATE_MAX_SAT_PER_VBYTE, FEE_RATE_MIN_SAT_PER_VBYTE, dustThreshold, feeForVsize,
-  p2wpkhSpendVsize, p2wpkhSpendWeight, vsizeFromWeight, btcPerKvbToSatPerVbyte, btcDecimalToSats,
+  p2wpkhSpendVsize, p2wpkhSpendWeight, vsizeFromWeight, btcPerKvbToSatPerVbyte, btcDecimalToSats, replacementFeeRate, INCREMENTAL_RELAY_SAT_PER_VBYTE,
 } from './fees.ts';
 export {
   MAX_INPUTS_PER_TX, MAX_OUTPUTS_PER_TX, SEQUENCE_RBF, buildPsbt, selectCoins, compareUtxosLargestFirst,

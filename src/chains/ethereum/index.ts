@@ -2,7 +2,7 @@
 export { ethereumAddressFromPublicKey, parseEthereumAddress, isValidEthereumAddress, type ParseAddressOptions } from './address.ts';
 export {
   ERC20_TRANSFER_SELECTOR, ETH_TRANSFER_GAS, GAS_LIMIT_MAX, MAX_FEE_PER_GAS_MAX, buildEthTransfer, buildErc20Transfer,
-  encodeErc20Transfer, decodeErc20Transfer, parseEip1559, attachSignature, nextBaseFee, effectiveGasPrice, suggestFees,
+  encodeErc20Transfer, decodeErc20Transfer, parseEip1559, attachSignature, nextBaseFee, effectiveGasPrice, suggestFees, replacementFees,
   type Eip1559Fees, type EthTransferIntent, type Erc20TransferIntent, type UnsignedEip1559, type ParsedEip1559,
   type ExternalSignature, type Erc20Transfer,
 } from './tx.ts';

@@ -76,6 +76,11 @@ export class EthereumRpcClient {
     return this.send<RpcLog[]>('eth_getLogs', [{ blockHash, topics: [ERC20_TRANSFER_TOPIC] }]);
   }
 
+  /** A transaction the node knows (pending or mined), or null: a replaced one is forgotten. */
+  getTransaction(txHash: string): Promise<{ hash: string; nonce: string; blockNumber: string | null } | null> {
+    return this.send('eth_getTransactionByHash', [txHash]);
+  }
+
   getReceipt(txHash: string): Promise<RpcReceipt | null> {
     return this.send<RpcReceipt | null>('eth_getTransactionReceipt', [txHash]);
   }

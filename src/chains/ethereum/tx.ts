@@ -222,3 +222,24 @@ export function effectiveGasPrice(baseFeePerGas: bigint, fees: { maxFeePerGas: b
 export function suggestFees(baseFeePerGas: bigint, maxPriorityFeePerGas: bigint): { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } {
   return { maxFeePerGas: 2n * baseFeePerGas + maxPriorityFeePerGas, maxPriorityFeePerGas };
 }
+
+/**
+ * Fees for a same-nonce replacement. Nodes (geth, Hardhat) accept a replacement only when both
+ * maxFeePerGas and maxPriorityFeePerGas rise by at least 10 %; this bumps each by 12.5 % + 1 wei,
+ * more when the current base fee calls for it, never above `capPerGas`. Undefined when the cap
+ * leaves no room for a valid bump.
+ */
+export function replacementFees(previous: { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint },
+  market: { baseFeePerGas: bigint; priorityFeePerGas: bigint; capPerGas: bigint }): { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint } | undefined {
+  const bump = (x: bigint) => x + x / 8n + 1n;
+  const max = (a: bigint, b: bigint) => (a > b ? a : b);
+  const maxPriorityFeePerGas = max(bump(previous.maxPriorityFeePerGas), market.priorityFeePerGas);
+  const maxFeePerGas = max(bump(previous.maxFeePerGas), 2n * market.baseFeePerGas + maxPriorityFeePerGas);
+  if (maxFeePerGas > market.capPerGas) {
+    // The cap: still a replacement if it leaves both fees 12.5 % up.
+    const capped = market.capPerGas;
+    if (capped < bump(previous.maxFeePerGas) || capped < maxPriorityFeePerGas) return undefined;
+    return { maxFeePerGas: capped, maxPriorityFeePerGas };
+  }
+  return { maxFeePerGas, maxPriorityFeePerGas };
+}
