@@ -324,7 +324,13 @@ export class WithdrawalPipeline {
     const balance = await eth.rpc.getBalance(clientAddress, 'latest');
     const build = w.build as Record<string, unknown>;
     if (balance >= needWei) return;
-    if (build.gasTopUpTxid) throw new DomainError('CHAIN_UNAVAILABLE', 'waiting for the gas top-up to confirm');
+    if (build.gasTopUpTxid) {
+      // Sent already: wait for it, and send the same bytes again if the node lost it.
+      if (build.gasTopUpRaw && !(await eth.rpc.getTransaction(build.gasTopUpTxid as string))) {
+        await eth.rpc.broadcast(build.gasTopUpRaw as string).catch((error: unknown) => this.deps.log.warn({ err: error, withdrawalId: w.id }, 'gas top-up rebroadcast'));
+      }
+      throw new DomainError('CHAIN_UNAVAILABLE', 'waiting for the gas top-up to confirm');
+    }
     const station = await this.deps.wallets.ensureHouseWallet(q, 'gas_station', 'ethereum');
     // Twice the need: room for a same-nonce replacement with higher fees without a second top-up.
     // What is left stays on the address as the house's gas float (house_gas_float) for the next one.
@@ -333,13 +339,17 @@ export class WithdrawalPipeline {
     const baseFee = await eth.rpc.getBaseFee();
     const fees = { maxFeePerGas: baseFee * 2n + this.deps.settings.ethPriorityFeeWei, maxPriorityFeePerGas: this.deps.settings.ethPriorityFeeWei };
     const unsigned = buildEthTransfer({ chainId: eth.chainId, nonce, to: clientAddress, valueWei: topUp, gasLimit: ETH_TRANSFER_GAS, ...fees });
+    const stationBalance = await eth.rpc.getBalance(station.address.address, 'pending');
+    if (stationBalance < topUp + unsigned.maxFeeWei) {
+      throw new DomainError('GAS_STATION_EMPTY', `the house gas station ${station.address.address} holds ${stationBalance} wei; this top-up needs ${topUp + unsigned.maxFeeWei}`, { transient: true });
+    }
     const intent: Intent = {
       intentId: `${w.id}:gas`, chain: 'ethereum', network: eth.chainId.toString(), asset: 'ETH', clientId: 'house', initiator: 'gas-station',
       sourceKeyId: station.address.keyId, purpose: 'withdrawal', outputs: [{ address: clientAddress, amount: topUp.toString() }],
       feeCap: unsigned.maxFeeWei.toString(), expiresAt: new Date(Date.now() + INTENT_TTL_MS).toISOString(),
     };
     const signed = await this.deps.signer.sign<{ signedTx: string; txHash: string }>({ requestId: `${w.id}:gas`, intent, transaction: { ethereumTx: unsigned.unsignedSerialized }, approvals: [] });
-    await q.query('update withdrawals set build = build || $2 where id = $1', [w.id, { gasTopUpTxid: signed.txHash, gasTopUpWei: topUp.toString() }]);
+    await q.query('update withdrawals set build = build || $2 where id = $1', [w.id, { gasTopUpTxid: signed.txHash, gasTopUpWei: topUp.toString(), gasTopUpRaw: signed.signedTx }]);
     await q.query(`insert into own_transactions (chain, txid, purpose, withdrawal_id) values ('ethereum', $1, 'gas_top_up', $2) on conflict do nothing`, [normalizeTxid(signed.txHash), w.id]);
     await q.query('commit');
     await q.query('begin');
@@ -592,9 +602,18 @@ export class WithdrawalPipeline {
     const build = w.build as Record<string, string>;
     const topUp = BigInt(build.gasTopUpWei ?? '0');
     const postings: Posting[] = [];
+    let topUpGasWei = 0n;
     if (topUp > 0n) {
       postings.push({ accountId: await ledger.systemAccountId(q, 'ETH', 'house_wallet_gas'), amount: -topUp },
         { accountId: await ledger.systemAccountId(q, 'ETH', 'house_gas_float'), amount: topUp });
+      // The top-up paid its own gas from the station: house money too, so the station's books equal its chain balance.
+      const receipt = await this.deps.chains.ethereum.rpc.getReceipt(build.gasTopUpTxid!);
+      if (!receipt) throw new DomainError('CHAIN_UNAVAILABLE', `the gas top-up ${build.gasTopUpTxid} has no receipt yet`);
+      topUpGasWei = BigInt(receipt.gasUsed) * BigInt(receipt.effectiveGasPrice ?? '0');
+      postings.push({ accountId: await ledger.systemAccountId(q, 'ETH', 'house_wallet_gas'), amount: -topUpGasWei },
+        { accountId: await ledger.systemAccountId(q, 'ETH', 'external_chain'), amount: topUpGasWei },
+        { accountId: await ledger.systemAccountId(q, 'ETH', 'house_treasury'), amount: -topUpGasWei },
+        { accountId: await ledger.systemAccountId(q, 'ETH', 'external_world'), amount: topUpGasWei });
     }
     if (gasUsedWei > 0n) {
       postings.push({ accountId: await ledger.systemAccountId(q, 'ETH', 'house_gas_float'), amount: -gasUsedWei },
@@ -604,7 +623,7 @@ export class WithdrawalPipeline {
     }
     if (postings.length >= 2) {
       await ledger.postEntry(q, { idempotencyId: `withdrawal:${w.id}:gas`, type: 'fee', actor: 'pipeline', postings,
-        cause: { withdrawalId: w.id, gasTopUpTxid: build.gasTopUpTxid, gasUsedWei: gasUsedWei.toString(), feeScheduleVersion: 'house-gas-v1' } });
+        cause: { withdrawalId: w.id, gasTopUpTxid: build.gasTopUpTxid, gasUsedWei: gasUsedWei.toString(), topUpGasWei: topUpGasWei.toString(), feeScheduleVersion: 'house-gas-v1' } });
     }
   }
 

@@ -28,6 +28,24 @@ test('WDR-07 a hot ETH withdrawal completes end to end; ledger and chain agree t
   assert.equal(ledger.held, 0n);
 });
 
+test('WDR-07 a USDT withdrawal while the house gas station is empty waits with GAS_STATION_EMPTY, nothing signed, and goes once treasury funds it', async () => {
+  const client = await f.fundedClient('USDT', 50_000_000n, 'hot');
+  const destination = f.externalAddress();
+  await f.bookAddress(client, destination);
+  const w = await f.request({ clientId: client, asset: 'USDT', amount: '10', destination });
+  await f.module.pipeline!.drain(20);
+  const waiting = await f.module.service.get(f.db.app, w.id);
+  assert.deepEqual([waiting.state, waiting.failure_code, waiting.signed_tx], ['signing', 'GAS_STATION_EMPTY', null], show(waiting));
+  assert.equal((await f.entitlement(client, 'USDT')).held, 10_000_000n, 'still held, not failed');
+  const station = await inTransaction(f.db.app, (q) => f.wallets.ensureHouseWallet(q, 'gas_station', 'ethereum'));
+  await f.eth!.faucetEth(station.address.address, 10n ** 17n);
+  await f.eth!.mine(CONFIRMATIONS);
+  await f.tick();
+  const done = await f.settle(w.id);
+  assert.equal(done.state, 'completed', show(done));
+  assert.deepEqual(await f.entitlement(client, 'USDT'), { total: 40_000_000n, held: 0n, available: 40_000_000n, hot: 40_000_000n, cold: 0n });
+});
+
 test('WDR-07 SEG-03 a hot USDT withdrawal completes; its gas comes from the house gas station and is booked as house money', async () => {
   // The gas station is a house wallet: fund it like any deposit.
   const station = await inTransaction(f.db.app, (q) => f.wallets.ensureHouseWallet(q, 'gas_station', 'ethereum'));
@@ -37,6 +55,8 @@ test('WDR-07 SEG-03 a hot USDT withdrawal completes; its gas comes from the hous
   const client = await f.fundedClient('USDT', 500_000_000n, 'hot'); // 500 USDT
   const destination = f.externalAddress();
   await f.bookAddress(client, destination);
+  const houseBalance = async (kind: string) => (await f.db.app.query(`select balance from accounts where kind = $1 and asset = 'ETH'`, [kind])).rows[0].balance as bigint;
+  const treasuryBefore = await houseBalance('house_treasury');
   const w = await f.request({ clientId: client, asset: 'USDT', amount: '125.5', destination });
   const done = await f.settle(w.id);
   assert.equal(done.state, 'completed', show(done));
@@ -53,7 +73,10 @@ test('WDR-07 SEG-03 a hot USDT withdrawal completes; its gas comes from the hous
   assert.ok(float[0].balance >= 0n);
   const { rows } = await f.db.app.query(`select a.kind, a.balance from accounts a where a.asset = 'ETH' and a.kind in ('house_gas_float', 'house_wallet_gas', 'house_treasury')`);
   const houseTreasury = rows.find((r) => r.kind === 'house_treasury').balance as bigint;
-  assert.ok(houseTreasury < 10n ** 18n, 'the gas came out of house money');
+  const gasOf = async (txid: string) => { const r = (await f.eth!.provider.getTransactionReceipt(txid))!; return r.gasUsed * r.gasPrice; };
+  const build = done.build as { gasTopUpTxid: string };
+  assert.equal(treasuryBefore - houseTreasury, await gasOf(done.txid!) + await gasOf(build.gasTopUpTxid), 'the gas of the transfer and of the top-up came out of house money');
+  assert.equal(await houseBalance('house_wallet_gas'), await f.eth!.provider.getBalance(station.address.address), 'the gas station: ledger equals chain, its own fee included');
   const totals = await f.ledger.controlTotals(f.db.app);
   for (const t of totals) assert.equal(t.total, 0n, `${t.asset}/${t.book} sums to zero`);
 });
