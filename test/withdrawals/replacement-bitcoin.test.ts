@@ -116,3 +116,33 @@ test('WDR RBF if the original is mined before its replacement is sent, the origi
   await f.tick();
   await assertLedgerEqualsChain(client);
 });
+
+test('WDR RBF WDR-06 a stuck cold withdrawal is replaced under the treasury approvals already given: the signer verifies them again, nobody signs twice', async () => {
+  const client = await f.fundedClient('BTC', 5_000_000n, 'cold');
+  const [, bob, carol] = f.approvers;
+  const destination = f.externalAddress();
+  await f.bookAddress(client, destination);
+  const requested = await f.request({ clientId: client, asset: 'BTC', amount: '0.01', destination });
+  const waiting = await f.settle(requested.id);
+  assert.equal(waiting.state, 'approvals');
+  await f.approveAs(bob!, waiting);
+  await f.approveAs(carol!, waiting);
+  const broadcast = await f.settle(requested.id, { untilState: 'confirming' });
+  const impatient = f.pipelineWith({ BTC_REPLACE_AFTER_SECONDS: '0' });
+  await runnable(broadcast.id);
+  await impatient.step();
+  await runnable(broadcast.id);
+  await impatient.step();
+  const [original, replacement] = await signedTxs(broadcast.id);
+  assert.ok(replacement, 'replaced');
+  assert.deepEqual(await mempool(), [replacement.txid]);
+  const { rows: approvals } = await f.db.app.query('select count(*)::int as n from withdrawal_approvals where withdrawal_id = $1', [broadcast.id]);
+  assert.equal(approvals[0].n, 2, 'no further approvals were asked for');
+  const done = await f.settle(broadcast.id);
+  assert.equal(done.state, 'completed', show(done));
+  assert.equal(done.network_fee, BigInt(replacement.fee));
+  assert.ok(BigInt(replacement.fee) > BigInt(original!.fee));
+  assert.equal((await f.entitlement(client, 'BTC')).cold, 5_000_000n - 1_000_000n - BigInt(replacement.fee));
+  await f.tick();
+  await assertLedgerEqualsChain(client);
+});
