@@ -231,22 +231,11 @@ export class WithdrawalPipeline {
     }
     const eth = this.deps.chains.ethereum;
     const from = (await this.deps.wallets.addresses(q, wallet.id))[0]!;
-    const chainNonce = await eth.rpc.getNonce(from.address, 'pending');
-    await q.query('insert into eth_nonces (address, next_nonce) values ($1, $2) on conflict do nothing', [from.address, chainNonce]);
-    const { rows: nonces } = await q.query<{ next_nonce: number }>('select next_nonce from eth_nonces where address = $1 for update', [from.address]);
-    const nonce = Math.max(nonces[0]!.next_nonce, chainNonce);
-    await q.query('update eth_nonces set next_nonce = $2 where address = $1', [from.address, nonce + 1]);
-    const baseFee = await eth.rpc.getBaseFee();
-    let maxFeePerGas = baseFee * 2n + this.deps.settings.ethPriorityFeeWei;
-    if (maxFeePerGas > this.deps.settings.ethMaxFeePerGasCapWei) maxFeePerGas = this.deps.settings.ethMaxFeePerGasCapWei;
-    const fees = { maxFeePerGas, maxPriorityFeePerGas: this.deps.settings.ethPriorityFeeWei };
-    const unsigned = asset.contractAddress
-      ? buildErc20Transfer({ chainId: eth.chainId, nonce, tokenContract: asset.contractAddress, to: w.destination, amount: w.amount, gasLimit: this.deps.settings.erc20GasLimit, ...fees })
-      : buildEthTransfer({ chainId: eth.chainId, nonce, to: w.destination, valueWei: w.amount, gasLimit: ETH_TRANSFER_GAS, ...fees });
-    if (!asset.contractAddress && unsigned.maxFeeWei > w.network_fee_max) {
-      throw new DomainError('INSUFFICIENT_FUNDS', `gas would cost up to ${unsigned.maxFeeWei} wei, more than the quoted ${w.network_fee_max}`);
+    const gasLimit = asset.contractAddress ? this.deps.settings.erc20GasLimit : ETH_TRANSFER_GAS;
+    if (!asset.contractAddress && this.ethFeeCapPerGas(w.network_fee_max, gasLimit) < (await eth.rpc.getBaseFee())) {
+      throw new DomainError('INSUFFICIENT_FUNDS', `the quoted network fee of ${w.network_fee_max} wei does not cover gas at today's base fee`);
     }
-    // The fee cap is the most the withdrawal may ever pay, not this transaction's maximum: a
+    // The fee cap is the most the withdrawal may ever pay, not one transaction's maximum: a
     // same-nonce replacement with higher fees is then the same intent (same approvals) to the signer.
     const feeCap = asset.contractAddress ? this.deps.settings.erc20GasLimit * this.deps.settings.ethMaxFeePerGasCapWei : w.network_fee_max;
     const intent: Intent = {
@@ -254,7 +243,15 @@ export class WithdrawalPipeline {
       ...(asset.contractAddress ? { tokenContract: asset.contractAddress } : {}),
       outputs: [{ address: w.destination, amount: w.amount.toString() }], feeCap: feeCap.toString(),
     };
-    return { intent, build: { ethereumTx: unsigned.unsignedSerialized, nonce, from: from.address, maxFeeWei: unsigned.maxFeeWei.toString(), gasFromHouse: Boolean(asset.contractAddress) } };
+    // No nonce yet: it is taken when the transaction is signed (signingStep), so a withdrawal that
+    // ends before then (cancelled, rejected, refused) leaves no gap in the address's nonces.
+    return { intent, build: { from: from.address, gasLimit: gasLimit.toString(), gasFromHouse: Boolean(asset.contractAddress) } };
+  }
+
+  /** The highest fee per gas an Ethereum transaction of this withdrawal may offer: the configured cap, within the withdrawal's fee cap. */
+  private ethFeeCapPerGas(feeCapWei: bigint, gasLimit: bigint): bigint {
+    const withinWithdrawal = feeCapWei / gasLimit;
+    return withinWithdrawal < this.deps.settings.ethMaxFeePerGasCapWei ? withinWithdrawal : this.deps.settings.ethMaxFeePerGasCapWei;
   }
 
   private async approvalsStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
@@ -281,28 +278,68 @@ export class WithdrawalPipeline {
   }
 
   private async signingStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
+    if (this.asset(w).chain === 'ethereum') return this.signEthereum(q, w);
+    const build = w.build as Record<string, string | number>;
+    const signed = await this.signOrFinish(q, w, { psbt: build.psbt });
+    if (!signed) return;
+    await this.storeSigned(q, w, signed.txHex!, signed.txid!, BigInt(build.fee as string));
+  }
+
+  /**
+   * The nonce manager: the address's next nonce (ours in Postgres, or the chain's if it is ahead),
+   * taken under that row's lock in the same database transaction that stores the signed
+   * transaction. A nonce is used up only by a transaction that was signed and stored; if we crash
+   * after the signer signed but before the commit, the retry asks again under the same request id
+   * and the signer's replay log returns the transaction it already signed, with that nonce.
+   */
+  private async signEthereum(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
     const asset = this.asset(w);
-    const build = w.build as Record<string, string | number | boolean>;
-    if (build.gasFromHouse) await this.ensureGas(q, w, BigInt(build.maxFeeWei as string), build.from as string);
-    const request = {
-      requestId: w.id, intent: w.intent,
-      transaction: asset.chain === 'bitcoin' ? { psbt: build.psbt } : { ethereumTx: build.ethereumTx },
-      approvals: await this.approvalsFor(q, w),
-    };
-    let signed: { txHex?: string; txid?: string; signedTx?: string; txHash?: string };
+    const eth = this.deps.chains.ethereum;
+    const build = w.build as { from: string; gasLimit: string; gasFromHouse: boolean };
+    const gasLimit = BigInt(build.gasLimit);
+    const capPerGas = this.ethFeeCapPerGas(BigInt((w.intent as { feeCap: string }).feeCap), gasLimit);
+    const priority = this.deps.settings.ethPriorityFeeWei < capPerGas ? this.deps.settings.ethPriorityFeeWei : capPerGas;
+    const wanted = (await eth.rpc.getBaseFee()) * 2n + priority;
+    const fees = { maxFeePerGas: wanted < capPerGas ? wanted : capPerGas, maxPriorityFeePerGas: priority };
+    // Gas for a token transfer first: a top-up commits on its own, so no nonce lock may be held yet.
+    if (build.gasFromHouse) await this.ensureGas(q, w, gasLimit * fees.maxFeePerGas, build.from);
+    await q.query('insert into eth_nonces (address, next_nonce) values ($1, 0) on conflict do nothing', [build.from]);
+    const { rows } = await q.query<{ next_nonce: number }>('select next_nonce from eth_nonces where address = $1 for update', [build.from]);
+    const chainNonce = await eth.rpc.getNonce(build.from, 'pending');
+    const nonce = Math.max(rows[0]!.next_nonce, chainNonce);
+    const unsigned = asset.contractAddress
+      ? buildErc20Transfer({ chainId: eth.chainId, nonce, tokenContract: asset.contractAddress, to: w.destination, amount: w.amount, gasLimit, ...fees })
+      : buildEthTransfer({ chainId: eth.chainId, nonce, to: w.destination, valueWei: w.amount, gasLimit, ...fees });
+    const signed = await this.signOrFinish(q, w, { ethereumTx: unsigned.unsignedSerialized });
+    if (!signed) return;
+    // After a crash this may be the transaction signed before it: its nonce and fees are the ones that count.
+    const tx = parseEip1559(signed.signedTx!);
+    await q.query('update eth_nonces set next_nonce = greatest(next_nonce, $2) where address = $1', [build.from, tx.nonce + 1]);
+    await q.query('update withdrawals set build = build || $2 where id = $1', [w.id, { nonce: tx.nonce, maxFeeWei: tx.maxFeeWei.toString() }]);
+    w = { ...w, build: { ...w.build, nonce: tx.nonce, maxFeeWei: tx.maxFeeWei.toString() } };
+    await this.storeSigned(q, w, signed.signedTx!, signed.txHash!, tx.maxFeeWei);
+  }
+
+  /**
+   * Asks the signer. A refusal by its own checks ends the withdrawal with nothing signed and the
+   * client's funds released (returns undefined), except a replay conflict on Ethereum: another
+   * signing holds that nonce until it is stored, so it is tried again (transient, bounded by maxAttempts).
+   */
+  private async signOrFinish(q: pg.PoolClient, w: WithdrawalRow, transaction: Record<string, unknown>): Promise<{ txHex?: string; txid?: string; signedTx?: string; txHash?: string } | undefined> {
     try {
-      signed = await this.deps.signer.sign(request);
+      return await this.deps.signer.sign({ requestId: w.id, intent: w.intent, transaction, approvals: await this.approvalsFor(q, w) });
     } catch (error) {
-      if (error instanceof SignerRefusal) {
-        // The signer's own checks refused: nothing is signed, the client's funds are released.
-        return this.finishUnsent(q, w, 'rejected', `SIGNER_${error.code}`, error.message);
+      if (!(error instanceof SignerRefusal)) throw error;
+      if (w.chain === 'ethereum' && error.code === 'REPLAY_CONFLICT') {
+        throw new DomainError('SIGNER_UNAVAILABLE', `${error.message}; trying again once the other signing is stored`, { transient: true, signerCode: error.code });
       }
-      throw error;
+      await this.finishUnsent(q, w, 'rejected', `SIGNER_${error.code}`, error.message);
+      return undefined;
     }
-    const raw = asset.chain === 'bitcoin' ? signed.txHex! : signed.signedTx!;
-    const txid = asset.chain === 'bitcoin' ? signed.txid! : signed.txHash!;
-    const fee = asset.chain === 'bitcoin' ? BigInt(build.fee as string) : BigInt(build.maxFeeWei as string);
-    // Stored before it is broadcast: after a crash this exact transaction is the only one we send.
+  }
+
+  /** Stored before it is broadcast: after a crash this exact transaction is the only one we send. */
+  private async storeSigned(q: Queryable, w: WithdrawalRow, raw: string, txid: string, fee: bigint): Promise<void> {
     await q.query('insert into withdrawal_transactions (withdrawal_id, txid, raw, fee) values ($1, $2, $3, $4) on conflict do nothing', [w.id, txid, raw, fee.toString()]);
     await q.query(`insert into own_transactions (chain, txid, purpose, withdrawal_id) values ($1, $2, 'withdrawal', $3) on conflict do nothing`, [w.chain, normalizeTxid(txid), w.id]);
     await q.query('update withdrawals set signed_tx = $2, txid = $3 where id = $1', [w.id, raw, txid]);

@@ -102,7 +102,7 @@ export async function startWithdrawals(chain: 'bitcoin' | 'ethereum', env: Recor
         if (w.state === 'confirming' || (w.state === 'signing' && w.failure_code === 'CHAIN_UNAVAILABLE')) await mine(1);
         await c.db.app.query('update withdrawals set next_run_at = now() where id = $1 and state not in ($2)', [id, 'approvals']);
       }
-      throw new Error(`withdrawal ${id} did not settle: ${JSON.stringify(await module.service.get(c.db.app, id))}`);
+      throw new Error(`withdrawal ${id} did not settle: ${show(await module.service.get(c.db.app, id))}`);
     },
     approveAs(approver, w) {
       return inTransaction(c.db.app, (q) => module.service.approve(q, w.id, approve(approver, w.intent_hash!) as never));
