@@ -54,6 +54,8 @@ export function normalizeTxid(txid: string): string {
 
 const RUNNABLE: readonly WithdrawalState[] = ['requested', 'policy', 'travel_rule', 'approvals', 'signing', 'broadcast', 'confirming'];
 const INTENT_TTL_MS = 24 * 3600_000;
+/** A withdrawal is signed only while its hold has at least this long to live: time to confirm, replacements included. */
+const HOLD_MARGIN_MS = 24 * 3600_000;
 
 export class WithdrawalPipeline {
   constructor(private readonly deps: {
@@ -278,6 +280,13 @@ export class WithdrawalPipeline {
   }
 
   private async signingStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
+    // WDR-03: coins leave only against a live hold, one that outlives the time to confirm; a hold
+    // that has expired (or is about to) has given the client's funds back, so nothing is signed.
+    const hold = w.hold_id ? await this.deps.ledger.getHold(q, w.hold_id) : undefined;
+    if (!hold || hold.state !== 'pending' || hold.expiresAt.getTime() < Date.now() + HOLD_MARGIN_MS) {
+      return this.finishUnsent(q, w, 'failed', 'HOLD_EXPIRED',
+        `the withdrawal's hold is ${hold?.state ?? 'missing'}${hold ? `, expiring ${hold.expiresAt.toISOString()}` : ''}: nothing is signed without a live hold`);
+    }
     if (this.asset(w).chain === 'ethereum') return this.signEthereum(q, w);
     const build = w.build as Record<string, string | number>;
     const signed = await this.signOrFinish(q, w, { psbt: build.psbt });

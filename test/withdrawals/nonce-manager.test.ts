@@ -81,3 +81,18 @@ test('WDR ETH nonce manager: two workers at once sign 12 withdrawals from one ad
   assert.equal(await f.eth!.rpc.getNonce(from, 'latest'), 12);
   assert.equal((await f.entitlement(client, 'ETH')).hot, await f.eth!.rpc.getBalance(from, 'latest'), 'ledger equals chain');
 });
+
+test('WDR-03 a withdrawal whose hold has expired before signing is never signed: failed HOLD_EXPIRED, funds available, no nonce taken', async () => {
+  const client = await f.fundedClient('ETH', ETHER, 'hot');
+  const destination = f.externalAddress();
+  await f.bookAddress(client, destination);
+  const w = await f.request({ clientId: client, asset: 'ETH', amount: '0.1', destination });
+  for (let i = 0; i < 10 && (await f.module.service.get(f.db.app, w.id)).state !== 'signing'; i++) await f.module.pipeline!.step();
+  // The hold runs out (e.g. the withdrawal waited longer than the hold's lifetime for Travel Rule data).
+  await f.db.owner.query(`update holds set expires_at = now() - interval '1 second' where id = $1`, [w.hold_id]);
+  await f.ledger.expireHolds();
+  const failed = await f.settle(w.id);
+  assert.deepEqual([failed.state, failed.failure_code, failed.signed_tx], ['failed', 'HOLD_EXPIRED', null], show(failed.failure_detail));
+  assert.deepEqual(await f.entitlement(client, 'ETH'), { total: ETHER, held: 0n, available: ETHER, hot: ETHER, cold: 0n });
+  assert.equal((await f.db.app.query('select count(*)::int as n from withdrawal_transactions where withdrawal_id = $1', [w.id])).rows[0].n, 0);
+});
