@@ -82,6 +82,8 @@ export const configSchema = z.object({
     approversFile: z.string().min(1).default('policies/signer-policy.json').describe('TREASURY_APPROVERS_FILE: registered approver keys (the signer policy file)'),
     piiKeyringFile: z.string().min(1).optional().describe('PII_KEYRING_FILE: {kid: 64 hex} keys for Travel Rule data at rest (default <dataDir>/secrets/pii-keyring.json, generated)'),
     quoteTtlSeconds: z.coerce.number().int().min(10).max(3600).default(300).describe('WITHDRAWAL_QUOTE_TTL_SECONDS'),
+    serviceFees: z.string().regex(/^([A-Z0-9]{2,12}=\d+(\.\d+)?)?(,[A-Z0-9]{2,12}=\d+(\.\d+)?)*$/, 'ASSET=amount pairs, comma-separated').default('')
+      .describe('WITHDRAWAL_SERVICE_FEES: disclosed service fee per withdrawal, in asset units, e.g. BTC=0.0001,USDT=1 (none by default)'),
     btcNetworkFeeMaxSat: z.coerce.bigint().min(1n).default(200_000n).describe('BTC_NETWORK_FEE_MAX_SAT: quoted and held maximum BTC fee'),
     ethNetworkFeeMaxWei: z.coerce.bigint().min(1n).default(10n ** 16n).describe('ETH_NETWORK_FEE_MAX_WEI: quoted and held maximum ETH gas'),
     btcFeeRateFallbackSatPerVbyte: z.coerce.bigint().min(1n).default(5n).describe('BTC_FEE_RATE_FALLBACK: when the node has no estimate (regtest)'),
@@ -154,7 +156,7 @@ export function loadConfig(env: Env = process.env): Config {
     audit: { ...(fileValues.audit as object), sealIntervalMs: pick('AUDIT_SEAL_INTERVAL_MS') },
     withdrawals: {
       ...(fileValues.withdrawals as object), policyFile: pick('WITHDRAWAL_POLICY_FILE'), pricesFile: pick('PRICES_FILE'),
-      approversFile: pick('TREASURY_APPROVERS_FILE'), piiKeyringFile: pick('PII_KEYRING_FILE'), quoteTtlSeconds: pick('WITHDRAWAL_QUOTE_TTL_SECONDS'),
+      approversFile: pick('TREASURY_APPROVERS_FILE'), piiKeyringFile: pick('PII_KEYRING_FILE'), quoteTtlSeconds: pick('WITHDRAWAL_QUOTE_TTL_SECONDS'), serviceFees: pick('WITHDRAWAL_SERVICE_FEES'),
       btcNetworkFeeMaxSat: pick('BTC_NETWORK_FEE_MAX_SAT'), ethNetworkFeeMaxWei: pick('ETH_NETWORK_FEE_MAX_WEI'),
       btcFeeRateFallbackSatPerVbyte: pick('BTC_FEE_RATE_FALLBACK'), btcFeeRateCapSatPerVbyte: pick('BTC_FEE_RATE_CAP'),
       workerIntervalMs: pick('WITHDRAWAL_WORKER_INTERVAL_MS'), btcReplaceAfterSeconds: pick('BTC_REPLACE_AFTER_SECONDS'),

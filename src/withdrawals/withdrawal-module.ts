@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import type { Config } from '../platform/config.ts';
+import { DomainError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AssetRegistry } from '../assets/asset-registry.ts';
 import type { LedgerService } from '../ledger/ledger-service.ts';
@@ -53,7 +54,7 @@ export function createWithdrawalModule(deps: {
   const service = new WithdrawalService({
     assets: deps.assets, ledger: deps.ledger, clients: deps.clients, compliance, approvers, bitcoinNetwork,
     holdTtlSeconds: config.ledger.holdMaxTtlSeconds,
-    fees: { btcNetworkFeeMaxSat: config.withdrawals.btcNetworkFeeMaxSat, ethNetworkFeeMaxWei: config.withdrawals.ethNetworkFeeMaxWei, serviceFee: {}, quoteTtlSeconds: config.withdrawals.quoteTtlSeconds },
+    fees: { btcNetworkFeeMaxSat: config.withdrawals.btcNetworkFeeMaxSat, ethNetworkFeeMaxWei: config.withdrawals.ethNetworkFeeMaxWei, serviceFee: serviceFees(deps.assets, config.withdrawals.serviceFees), quoteTtlSeconds: config.withdrawals.quoteTtlSeconds },
   });
   const pipeline = deps.wallets && deps.signer && deps.chains ? new WithdrawalPipeline({
     pool: deps.pool, assets: deps.assets, ledger: deps.ledger, wallets: deps.wallets, signer: deps.signer, chains: deps.chains, compliance, approvers, log: deps.log,
@@ -67,4 +68,18 @@ export function createWithdrawalModule(deps: {
     },
   }) : undefined;
   return { service, pipeline, travelRule, approvers };
+}
+
+/** WITHDRAWAL_SERVICE_FEES ("BTC=0.0001,USDT=1") in base units, through the asset codec: an unknown asset or too many decimals stops the start. */
+export function serviceFees(assets: AssetRegistry, spec: string): Record<string, bigint> {
+  const fees: Record<string, bigint> = {};
+  for (const pair of spec.split(',').filter(Boolean)) {
+    const [code, amount] = pair.split('=') as [string, string];
+    try {
+      fees[assets.get(code).code] = assets.fromDecimal(code, amount);
+    } catch (error) {
+      throw new DomainError('CONFIG_INVALID', `WITHDRAWAL_SERVICE_FEES: ${pair}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+  return fees;
 }
