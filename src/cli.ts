@@ -2,6 +2,7 @@
 //   audit verify [--json]   walk the audit chain and journal hashes; exit 1 naming the first bad row
 //   audit seal              seal pending audit rows into the chain now
 //   keys create --role R --name N   create an API key (prints the secret once)
+//   treasury pending | approve | reject   treasury approvals over the API (WDR-06)
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadConfig } from './platform/config.ts';
@@ -14,6 +15,7 @@ import { inTransaction } from './platform/tx.ts';
 import { readFileSync } from 'node:fs';
 import { createPrivateKey, sign as cryptoSign, randomUUID } from 'node:crypto';
 import { approvalMessage } from '../signer/src/intent.ts';
+import { rejectionMessage } from './withdrawals/approvers.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI prints whatever JSON the API answers
 type Json = any;
@@ -35,7 +37,9 @@ const USAGE = `usage: amanat <command>
   keys create --role ROLE --name N  create an API key (${ROLES.join(', ')})
   treasury pending                  withdrawals waiting for approvals (AMANAT_API_URL, AMANAT_API_KEY: a treasury key)
   treasury approve ID --approver APPROVER_ID --key PEM_FILE [--valid-minutes N]
-                                    sign the withdrawal's intent with the officer's own key and submit the approval`;
+                                    sign the withdrawal's intent with the officer's own key and submit the approval
+  treasury reject ID --approver APPROVER_ID --key PEM_FILE --reason TEXT [--valid-minutes N]
+                                    sign a rejection of the withdrawal's intent with the officer's own key: one rejection ends it`;
 
 async function withPool<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
   const config = loadConfig();
@@ -54,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true,
     options: { json: { type: 'boolean', default: false }, role: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', default: false },
-      approver: { type: 'string' }, key: { type: 'string' }, 'valid-minutes': { type: 'string' } },
+      approver: { type: 'string' }, key: { type: 'string' }, 'valid-minutes': { type: 'string' }, reason: { type: 'string' } },
   });
   const [group, command] = positionals;
   if (values.help || !group) { process.stdout.write(`${USAGE}\n`); return values.help ? 0 : 2; }
@@ -92,15 +96,16 @@ async function main(argv: string[]): Promise<number> {
     for (const p of pending) {
       const w = p.withdrawal;
       process.stdout.write(`${w.id}  ${w.amount} ${w.asset} -> ${w.destination} (${w.destinationType})  client ${p.client?.external_ref}  from ${w.sourceTier}\n`
-        + `    policy: ${w.policy?.outcome} ${JSON.stringify(w.policy?.reasons)}  travel rule: ${w.travelRule.status}  hot ratio (retail) ${p.hotRatioRetailPct.before}% -> ${p.hotRatioRetailPct.after}%\n`
+        + `    policy: ${w.policy?.outcome} ${JSON.stringify(w.policy?.reasons)}  travel rule: ${p.travelRule.status} (tier ${p.travelRule.tier ?? '-'}, ${p.travelRule.destinationType})`
+        + `  hot ratio (retail) ${p.hotRatioRetailPct.before}% -> ${p.hotRatioRetailPct.after}%\n`
         + `    approvals ${p.approvals.length}/${w.approvalsRequired}  intent ${p.intentHash}\n`);
     }
     if (pending.length === 0) process.stdout.write('nothing waits for approval\n');
     return 0;
   }
-  if (group === 'treasury' && command === 'approve') {
+  if (group === 'treasury' && (command === 'approve' || command === 'reject')) {
     const id = positionals[2];
-    if (!id || !values.approver || !values.key) { process.stderr.write(`${USAGE}\n`); return 2; }
+    if (!id || !values.approver || !values.key || (command === 'reject' && !values.reason)) { process.stderr.write(`${USAGE}\n`); return 2; }
     const { pending } = await api('GET', '/v1/treasury/approvals') as { pending: Json[] };
     const item = pending.find((p) => p.withdrawal.id === id);
     if (!item) throw new Error(`withdrawal ${id} is not waiting for approvals`);
@@ -108,11 +113,17 @@ async function main(argv: string[]): Promise<number> {
     const algorithm = key.asymmetricKeyType === 'ed25519' ? 'ed25519' : 'p256';
     const signedAt = new Date().toISOString();
     const expiresAt = new Date(Date.now() + Number(values['valid-minutes'] ?? 60) * 60_000).toISOString();
-    const message = approvalMessage({ intentHash: item.intentHash, approverId: values.approver, signedAt, expiresAt });
-    const signature = algorithm === 'ed25519' ? cryptoSign(null, message, key) : cryptoSign('sha256', message, { key, dsaEncoding: 'der' });
-    const result = await api('POST', `/v1/treasury/approvals/${id}`, { approverId: values.approver, algorithm, intentHash: item.intentHash,
-      signature: signature.toString('base64'), signedAt, expiresAt });
-    process.stdout.write(`approved: ${result.approvals}/${result.required} approvals on ${id}\n`);
+    const statement = { intentHash: item.intentHash as string, approverId: values.approver, signedAt, expiresAt };
+    const message = command === 'approve' ? approvalMessage(statement) : rejectionMessage({ ...statement, reason: values.reason! });
+    const signature = (algorithm === 'ed25519' ? cryptoSign(null, message, key) : cryptoSign('sha256', message, { key, dsaEncoding: 'der' })).toString('base64');
+    if (command === 'approve') {
+      const result = await api('POST', `/v1/treasury/approvals/${id}`, { approverId: values.approver, algorithm, intentHash: item.intentHash, signature, signedAt, expiresAt });
+      process.stdout.write(`approved: ${result.approvals}/${result.required} approvals on ${id}\n`);
+    } else {
+      const result = await api('POST', `/v1/treasury/approvals/${id}/reject`, { approverId: values.approver, algorithm, intentHash: item.intentHash, signature, signedAt, expiresAt,
+        reason: values.reason });
+      process.stdout.write(`rejected: ${id} is ${result.state} (${result.failure?.code}); its hold is released\n`);
+    }
     return 0;
   }
   process.stderr.write(`${USAGE}\n`);

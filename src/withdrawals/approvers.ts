@@ -1,12 +1,14 @@
 // Treasury approvers: the officers' registered public keys, read from the same policy file the
 // signer loads, so the API and the signer agree on who may approve. An approval is the officer's
 // signature over the canonical intent hash and its own validity window (signer/src/intent.ts),
-// checked here when it is recorded and again by the signer before it signs (KEY-08).
+// checked here when it is recorded and again by the signer before it signs (KEY-08). A rejection
+// (a veto) is the same officer's signature over a different, domain-separated message that also
+// binds the reason; the signer never sees rejections, they are checked and kept here only.
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { approvalMessage } from '../../signer/src/intent.ts';
+import { approvalMessage, canonicalJson, sha256Hex } from '../../signer/src/intent.ts';
 import type { Approval } from '../../signer/src/approvals.ts';
 import { DomainError } from '../platform/errors.ts';
 
@@ -20,6 +22,23 @@ export interface Approver { id: string; userId: string; algorithm: 'ed25519' | '
 
 /** What an approval carries: exactly what the signer checks again. */
 export type ApprovalInput = Approval;
+
+/** What a rejection carries: the approval's fields and the reason (1..500 characters) it signs by hash. */
+export interface RejectionInput extends ApprovalInput { reason: string }
+
+/**
+ * The exact bytes an officer signs to reject (Ed25519 directly; P-256 as ECDSA with SHA-256):
+ * canonicalJson({ type: 'amanat-rejection-v1', intentHash, approverId, signedAt, expiresAt,
+ * reasonSha256 }), reasonSha256 being the lowercase hex SHA-256 of the reason's UTF-8 bytes. Its
+ * type tag and its extra member make it differ from every approval message (type
+ * 'amanat-approval-v1'), so neither signature can be replayed as the other.
+ */
+export function rejectionMessage(statement: { intentHash: string; approverId: string; signedAt: string; expiresAt: string; reason: string }): Buffer {
+  return Buffer.from(canonicalJson({
+    type: 'amanat-rejection-v1', intentHash: statement.intentHash, approverId: statement.approverId,
+    signedAt: statement.signedAt, expiresAt: statement.expiresAt, reasonSha256: sha256Hex(statement.reason),
+  }), 'utf8');
+}
 
 export class ApproverRegistry {
   readonly quorum: number;
@@ -42,32 +61,46 @@ export class ApproverRegistry {
     return this.byId.get(id);
   }
 
-  /** Checks one approval against the intent hash it must cover; returns the approver. */
+  /** Checks one approval against the intent hash it must cover; returns the approver. The initiator may never approve. */
   verify(approval: ApprovalInput, expectedIntentHash: string, initiatorUserId: string | null, nowMs = Date.now()): Approver {
-    const approver = this.byId.get(approval.approverId);
-    if (!approver) throw new DomainError('APPROVAL_INVALID', `unknown approver ${approval.approverId}`, { reason: 'APPROVER_UNKNOWN' });
-    if (approver.algorithm !== approval.algorithm) throw new DomainError('APPROVAL_INVALID', 'algorithm does not match the registered key', { reason: 'ALGORITHM_MISMATCH' });
-    if (approval.intentHash !== expectedIntentHash) {
-      throw new DomainError('APPROVAL_INVALID', 'the approval covers another intent', { reason: 'APPROVAL_INTENT_MISMATCH' });
+    const message = approvalMessage({ intentHash: approval.intentHash, approverId: approval.approverId, signedAt: approval.signedAt, expiresAt: approval.expiresAt });
+    return this.check('approval', approval, message, expectedIntentHash, initiatorUserId, nowMs);
+  }
+
+  /**
+   * Checks one signed rejection (a maker-checker veto) against the intent hash it must cover;
+   * returns the approver. Same checks as an approval except the initiator rule: a veto only stops
+   * money from moving, so any registered officer may give it, the initiator included.
+   */
+  verifyRejection(rejection: RejectionInput, expectedIntentHash: string, nowMs = Date.now()): Approver {
+    return this.check('rejection', rejection, rejectionMessage(rejection), expectedIntentHash, null, nowMs);
+  }
+
+  /** The checks approvals and rejections share: known key, algorithm, intent, window, then the signature over `message`. */
+  private check(what: 'approval' | 'rejection', statement: ApprovalInput, message: Buffer, expectedIntentHash: string,
+    initiatorUserId: string | null, nowMs: number): Approver {
+    const approver = this.byId.get(statement.approverId);
+    if (!approver) throw new DomainError('APPROVAL_INVALID', `unknown approver ${statement.approverId}`, { reason: 'APPROVER_UNKNOWN' });
+    if (approver.algorithm !== statement.algorithm) throw new DomainError('APPROVAL_INVALID', 'algorithm does not match the registered key', { reason: 'ALGORITHM_MISMATCH' });
+    if (statement.intentHash !== expectedIntentHash) {
+      throw new DomainError('APPROVAL_INVALID', `the ${what} covers another intent`, { reason: 'APPROVAL_INTENT_MISMATCH' });
     }
     if (initiatorUserId !== null && approver.userId === initiatorUserId) {
       throw new DomainError('APPROVAL_INVALID', 'the initiator may not approve their own request', { reason: 'APPROVAL_BY_INITIATOR' });
     }
-    const signedAt = Date.parse(approval.signedAt);
-    const expiresAt = Date.parse(approval.expiresAt);
+    const signedAt = Date.parse(statement.signedAt);
+    const expiresAt = Date.parse(statement.expiresAt);
     if (!Number.isFinite(signedAt) || !Number.isFinite(expiresAt) || expiresAt <= signedAt) {
       throw new DomainError('APPROVAL_INVALID', 'signedAt and expiresAt must be instants, expiresAt later', { reason: 'APPROVAL_WINDOW_INVALID' });
     }
-    if (expiresAt <= nowMs) throw new DomainError('APPROVAL_INVALID', 'the approval has expired', { reason: 'APPROVAL_EXPIRED' });
-    if (signedAt > nowMs + this.clockSkewSeconds * 1000) throw new DomainError('APPROVAL_INVALID', 'the approval is signed in the future', { reason: 'APPROVAL_FROM_FUTURE' });
-    if (expiresAt - signedAt > this.maxLifetimeSeconds * 1000) throw new DomainError('APPROVAL_INVALID', 'the approval lives longer than policy allows', { reason: 'APPROVAL_TOO_LONG' });
-    const message = approvalMessage({ intentHash: approval.intentHash, approverId: approval.approverId, signedAt: approval.signedAt, expiresAt: approval.expiresAt });
-    let signature: Buffer;
-    try { signature = Buffer.from(approval.signature, 'base64'); } catch { throw new DomainError('APPROVAL_INVALID', 'signature is not base64', { reason: 'APPROVAL_SIGNATURE_INVALID' }); }
+    if (expiresAt <= nowMs) throw new DomainError('APPROVAL_INVALID', `the ${what} has expired`, { reason: 'APPROVAL_EXPIRED' });
+    if (signedAt > nowMs + this.clockSkewSeconds * 1000) throw new DomainError('APPROVAL_INVALID', `the ${what} is signed in the future`, { reason: 'APPROVAL_FROM_FUTURE' });
+    if (expiresAt - signedAt > this.maxLifetimeSeconds * 1000) throw new DomainError('APPROVAL_INVALID', `the ${what} lives longer than policy allows`, { reason: 'APPROVAL_TOO_LONG' });
+    const signature = Buffer.from(statement.signature, 'base64');
     const ok = approver.algorithm === 'ed25519'
       ? verify(null, message, approver.publicKey, signature)
       : verify('sha256', message, { key: approver.publicKey, dsaEncoding: 'der' }, signature);
-    if (!ok) throw new DomainError('APPROVAL_INVALID', `approval by ${approver.id} does not verify under the registered key`, { reason: 'APPROVAL_SIGNATURE_INVALID' });
+    if (!ok) throw new DomainError('APPROVAL_INVALID', `${what} by ${approver.id} does not verify under the registered key`, { reason: 'APPROVAL_SIGNATURE_INVALID' });
     return approver;
   }
 }

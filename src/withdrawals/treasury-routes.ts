@@ -1,4 +1,5 @@
-// Treasury: what an approver must see before signing, and the approval itself (WDR-06).
+// Treasury: what an approver must see before signing, the approval itself, and the signed
+// rejection that vetoes a withdrawal (WDR-06).
 import { z } from 'zod';
 import { defineRoute, type RouteDef } from '../api/route.ts';
 import { uuid } from '../api/schemas.ts';
@@ -19,6 +20,16 @@ async function hotRatio(q: Queryable, w: WithdrawalRow): Promise<{ before: strin
   return { before: pct(hot, cold), after };
 }
 
+/** What an officer signs and submits, for an approval and a rejection alike. */
+const signedStatement = {
+  approverId: z.string().min(1).max(128), algorithm: z.enum(['ed25519', 'p256']), intentHash: z.string().regex(/^[0-9a-f]{64}$/),
+  signature: z.string().min(1).max(512), signedAt: z.iso.datetime({ offset: true }), expiresAt: z.iso.datetime({ offset: true }),
+};
+/** 1..500 characters, not only white space, no control characters (C0). */
+const reasonText = z.string().min(1).max(500)
+  .refine((v) => v.trim().length > 0, 'the reason must not be empty')
+  .refine((v) => ![...v].some((ch) => ch.charCodeAt(0) < 0x20), 'no control characters');
+
 export function treasuryRoutes(deps: { withdrawals: WithdrawalService | undefined; assets: AssetRegistry }): RouteDef[] {
   const service = () => {
     if (!deps.withdrawals) throw new Error('withdrawals are not configured');
@@ -38,6 +49,8 @@ export function treasuryRoutes(deps: { withdrawals: WithdrawalService | undefine
           out.push({
             withdrawal: presentWithdrawal(deps.assets, w), client: client[0], initiator: w.initiator,
             policyTrace: w.policy?.trace ?? [], hotRatioRetailPct: await hotRatio(q, w), intent: w.intent, intentHash: w.intent_hash,
+            // The Travel Rule status only: the (encrypted) originator and beneficiary data never leave the service here.
+            travelRule: { status: w.travel_rule_status, tier: w.travel_rule_tier, destinationType: w.destination_type },
             approvals: approvals.map((a) => ({ approverId: a.approver_id, userId: a.user_id, signedAt: a.signed_at.toISOString(), expiresAt: a.expires_at.toISOString() })),
           });
         }
@@ -48,13 +61,20 @@ export function treasuryRoutes(deps: { withdrawals: WithdrawalService | undefine
       method: 'post', path: '/v1/treasury/approvals/:withdrawalId', tag: 'treasury', roles: ['treasury'],
       summary: 'Approve with the officer’s registered key: a signature over the canonical intent hash and its validity window (checked here and again by the signer); the initiator cannot approve',
       params: z.strictObject({ withdrawalId: uuid }),
-      body: z.strictObject({
-        approverId: z.string().min(1).max(128), algorithm: z.enum(['ed25519', 'p256']), intentHash: z.string().regex(/^[0-9a-f]{64}$/),
-        signature: z.string().min(1).max(512), signedAt: z.iso.datetime({ offset: true }), expiresAt: z.iso.datetime({ offset: true }),
-      }),
+      body: z.strictObject(signedStatement),
       async handler({ params, body, q }) {
         const result = await service().approve(q, params.withdrawalId, body);
         return { status: 200, body: { withdrawalId: params.withdrawalId, ...result }, subject: params.withdrawalId };
+      },
+    }),
+    defineRoute({
+      method: 'post', path: '/v1/treasury/approvals/:withdrawalId/reject', tag: 'treasury', roles: ['treasury'],
+      summary: 'Reject (veto) with the officer’s registered key: a signature over the rejection message (intent hash, validity window, SHA-256 of the reason; never valid as an approval); one valid rejection ends the withdrawal and releases its hold',
+      params: z.strictObject({ withdrawalId: uuid }),
+      body: z.strictObject({ ...signedStatement, reason: reasonText }),
+      async handler({ params, body, q, actorLabel }) {
+        const w = await service().reject(q, params.withdrawalId, body, actorLabel);
+        return { status: 200, body: presentWithdrawal(deps.assets, w), subject: w.id };
       },
     }),
   ];

@@ -1,6 +1,6 @@
 // Withdrawals, the request side: a quote (WDR-02: asset, amount, fees, USD value, irreversibility
 // warning, expiry), a confirmation that places a hold for amount + maximum fee (WDR-03) and creates
-// the persisted withdrawal, treasury approvals (WDR-06) and cancellation. The pipeline
+// the persisted withdrawal, treasury approvals and rejections (WDR-06) and cancellation. The pipeline
 // (withdrawal-pipeline.ts) does the rest.
 import { DomainError } from '../platform/errors.ts';
 import type { Queryable } from '../platform/tx.ts';
@@ -11,7 +11,7 @@ import { decodeAddress } from '../chains/bitcoin/address.ts';
 import type { BitcoinNetworkName } from '../chains/bitcoin/networks.ts';
 import { parseEthereumAddress } from '../chains/ethereum/address.ts';
 import { isChainError } from '../chains/errors.ts';
-import type { ApprovalInput, ApproverRegistry } from './approvers.ts';
+import type { ApprovalInput, ApproverRegistry, RejectionInput } from './approvers.ts';
 import type { Compliance } from './compliance.ts';
 import { appendEvent } from '../events/event-feed.ts';
 import { ownershipMessage } from './travel-rule-step.ts';
@@ -162,12 +162,23 @@ export class WithdrawalService {
     return rows;
   }
 
+  /** The withdrawal, locked for this transaction. */
+  private async lock(q: Queryable, withdrawalId: string): Promise<WithdrawalRow> {
+    const { rows } = await q.query<WithdrawalRow>('select * from withdrawals where id = $1 for update', [withdrawalId]);
+    if (!rows[0]) throw new DomainError('WITHDRAWAL_NOT_FOUND', `no withdrawal ${withdrawalId}`);
+    return rows[0];
+  }
+
+  /** A withdrawal treasury can still approve or reject: waiting for approvals, with the intent they sign. */
+  private async lockAwaitingApprovals(q: Queryable, withdrawalId: string): Promise<WithdrawalRow & { intent_hash: string }> {
+    const w = await this.lock(q, withdrawalId);
+    if (w.state !== 'approvals' || !w.intent_hash) throw new DomainError('WITHDRAWAL_STATE', `withdrawal ${w.id} is ${w.state}, not waiting for approvals`);
+    return w as WithdrawalRow & { intent_hash: string };
+  }
+
   /** Records one treasury approval (WDR-06): verified now, and again by the signer before it signs. */
   async approve(q: Queryable, withdrawalId: string, approval: ApprovalInput): Promise<{ approvals: number; required: number }> {
-    const { rows } = await q.query<WithdrawalRow>('select * from withdrawals where id = $1 for update', [withdrawalId]);
-    const w = rows[0];
-    if (!w) throw new DomainError('WITHDRAWAL_NOT_FOUND', `no withdrawal ${withdrawalId}`);
-    if (w.state !== 'approvals' || !w.intent_hash) throw new DomainError('WITHDRAWAL_STATE', `withdrawal ${w.id} is ${w.state}, not waiting for approvals`);
+    const w = await this.lockAwaitingApprovals(q, withdrawalId);
     const approver = this.deps.approvers.verify(approval, w.intent_hash, w.initiator);
     await q.query(
       `insert into withdrawal_approvals (withdrawal_id, approver_id, user_id, algorithm, intent_hash, signature, signed_at, expires_at)
@@ -180,17 +191,45 @@ export class WithdrawalService {
     return { approvals: count.rows[0]!.n, required: w.approvals_required };
   }
 
+  /**
+   * One treasury officer's signed rejection (WDR-06 maker-checker veto) ends a withdrawal waiting
+   * for approvals: nothing is signed, the hold is released in full, reserved coins are freed. Any
+   * registered officer may veto, the initiator included (a veto only stops money from moving), and
+   * earlier approvals by the same officer stay on record. The rejection itself is kept with its
+   * signature in withdrawal_rejections.
+   */
+  async reject(q: Queryable, withdrawalId: string, rejection: RejectionInput, actor: string): Promise<WithdrawalRow> {
+    const w = await this.lockAwaitingApprovals(q, withdrawalId);
+    const approver = this.deps.approvers.verifyRejection(rejection, w.intent_hash);
+    await q.query(
+      `insert into withdrawal_rejections (withdrawal_id, approver_id, user_id, algorithm, intent_hash, reason, signature, signed_at, expires_at, recorded_by)
+       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [w.id, approver.id, approver.userId, rejection.algorithm, rejection.intentHash, rejection.reason, rejection.signature,
+        rejection.signedAt, rejection.expiresAt, actor]);
+    await this.endUnsigned(q, w, 'rejected', { actor, rejectedBy: approver.id }, { code: 'TREASURY_REJECTED', detail: rejection.reason });
+    await appendEvent(q, 'withdrawal.rejected', w.client_id, w.id, { withdrawalId: w.id, code: 'TREASURY_REJECTED', detail: rejection.reason, rejectedBy: approver.id });
+    return this.get(q, w.id);
+  }
+
   /** Cancels a withdrawal that has not been signed yet; the hold is voided. */
   async cancel(q: Queryable, withdrawalId: string, actor: string): Promise<WithdrawalRow> {
-    const { rows } = await q.query<WithdrawalRow>('select * from withdrawals where id = $1 for update', [withdrawalId]);
-    const w = rows[0];
-    if (!w) throw new DomainError('WITHDRAWAL_NOT_FOUND', `no withdrawal ${withdrawalId}`);
+    const w = await this.lock(q, withdrawalId);
     if (!['requested', 'policy', 'travel_rule', 'approvals'].includes(w.state)) {
       throw new DomainError('WITHDRAWAL_STATE', `withdrawal ${w.id} is ${w.state}: only unsigned withdrawals can be cancelled`);
     }
-    if (w.hold_id) await this.deps.ledger.releaseHold(q, w.hold_id, actor);
-    await q.query(`update utxos set status = 'unspent', reserved_by = null where reserved_by = $1 and status = 'reserved'`, [w.id]);
-    await transition(q, w, 'cancelled', { actor });
+    await this.endUnsigned(q, w, 'cancelled', { actor });
     return this.get(q, w.id);
+  }
+
+  /** Ends a locked, unsigned withdrawal: its hold is released in full (unless it already ran out), reserved coins are freed. */
+  private async endUnsigned(q: Queryable, w: WithdrawalRow, to: 'cancelled' | 'rejected', detail: Record<string, unknown> & { actor: string },
+    failure?: { code: string; detail: string }): Promise<void> {
+    if (w.hold_id) {
+      const hold = await this.deps.ledger.getHold(q, w.hold_id);
+      if (hold?.state === 'pending') await this.deps.ledger.releaseHold(q, w.hold_id, detail.actor);
+    }
+    await q.query(`update utxos set status = 'unspent', reserved_by = null where reserved_by = $1 and status = 'reserved'`, [w.id]);
+    if (failure) await q.query('update withdrawals set failure_code = $2, failure_detail = $3 where id = $1', [w.id, failure.code, failure.detail.slice(0, 2000)]);
+    await transition(q, w, to, failure ? { ...detail, ...failure } : detail);
   }
 }
