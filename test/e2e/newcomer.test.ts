@@ -2,7 +2,8 @@
 // embedded defaults: its own Postgres, signer on SoftHSM2, bcoin regtest, Hardhat).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -13,6 +14,9 @@ let child: ChildProcess;
 let api: string;
 let output = '';
 let dataDir: string;
+let admin: string;
+let exchange: string;
+let client: string;
 
 before(async () => {
   dataDir = mkdtempSync(path.join(process.env.AMANAT_TEST_TMP ?? tmpdir(), 'newcomer-'));
@@ -51,9 +55,9 @@ test('README: npm start prints where it listens, the admin key file and a first 
   assert.match(output, /Bootstrap admin API key: .*bootstrap-admin\.key/);
   assert.match(output, /Signer: SoftHSM2 through PKCS#11/);
   assert.match(output, /curl -s -H "Authorization: Bearer \$\(cat /);
-  const admin = readFileSync(path.join(dataDir, 'secrets', 'bootstrap-admin.key'), 'utf8').trim();
-  const exchange = (await call('POST', '/v1/api-keys', admin, { name: 'exchange-backend', role: 'exchange' }, 'key-1')).secret as string;
-  const client = (await call('POST', '/v1/clients', exchange, { externalRef: 'alice', classification: 'retail', kzResident: true }, 'client-1')).id as string;
+  admin = readFileSync(path.join(dataDir, 'secrets', 'bootstrap-admin.key'), 'utf8').trim();
+  exchange = (await call('POST', '/v1/api-keys', admin, { name: 'exchange-backend', role: 'exchange' }, 'key-1')).secret as string;
+  client = (await call('POST', '/v1/clients', exchange, { externalRef: 'alice', classification: 'retail', kzResident: true }, 'client-1')).id as string;
   for (const asset of ['BTC', 'ETH', 'USDT']) {
     const address = (await call('POST', `/v1/clients/${client}/deposit-addresses`, exchange, { asset }, `addr-${asset}`)).address as string;
     await call('POST', '/v1/dev/faucet', admin, { address, asset, amount: '1.5' }, `faucet-${asset}`);
@@ -70,4 +74,56 @@ test('README: npm start prints where it listens, the admin key file and a first 
   assert.equal(events.filter((e) => e.type === 'deposit.credited').length, 3);
   const verify = await call('GET', '/v1/audit/verify', admin);
   assert.equal(verify.ok, true, JSON.stringify(verify));
+});
+
+/** `npm run amanat -- …` as the README runs it (the CLI from the repository), against the running service. */
+async function amanat(args: string[], apiKey: string): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli.ts'), ...args], {
+    cwd: root, env: { ...process.env, AMANAT_API_URL: api, AMANAT_API_KEY: apiKey, AMANAT_DATA_DIR: dataDir } });
+  return stdout;
+}
+
+test('README: the withdrawals walkthrough: quote, confirm, two treasury approvals with the CLI, completed; the other client is credited', async () => {
+  assert.ok(client, 'the first session ran');
+  const treasury = (await call('POST', '/v1/api-keys', admin, { name: 'treasury', role: 'treasury' }, 'key-2')).secret as string;
+  await call('POST', `/v1/clients/${client}/kyc`, exchange, { name: { primary: 'Alice', secondary: 'Example' }, verified: true,
+    nationalId: '900101300123', geographicAddress: { town: 'Astana', country: 'KZ' } }, 'kyc-1');
+  const bob = (await call('POST', '/v1/clients', exchange, { externalRef: 'bob', classification: 'retail', kzResident: true }, 'client-2')).id as string;
+  const destination = (await call('POST', `/v1/clients/${bob}/deposit-addresses`, exchange, { asset: 'BTC' }, 'addr-bob')).address as string;
+  await call('POST', `/v1/clients/${client}/address-book`, exchange, { asset: 'BTC', address: destination, destinationType: 'self_hosted' }, 'ab-1');
+  const quote = await call('POST', '/v1/withdrawals/quotes', exchange, { clientId: client, asset: 'BTC', amount: '0.01', destination }, 'q-1');
+  const withdrawal = (await call('POST', '/v1/withdrawals', exchange, { quoteId: quote.quoteId, clientId: client, acknowledgedWarningId: 'irreversible-v1',
+    consent: { method: 'webauthn', reference: 'assertion-1', at: '2026-11-22T10:00:00Z' }, initiatorUserId: 'alice-app',
+    destinationType: 'self_hosted', beneficiary: { name: 'Alice Example' } }, 'w-1')).id as string;
+  // Deposits land in cold (HOT-04), so the coins leave the cold wallet: two treasury approvals.
+  let pending = '';
+  for (let poll = 0; !pending.includes(withdrawal); poll++) {
+    assert.ok(poll < 600, `the withdrawal never waited for approvals: ${JSON.stringify(await call('GET', `/v1/withdrawals/${withdrawal}`, exchange))}`);
+    await new Promise((r) => setTimeout(r, 200));
+    pending = await amanat(['treasury', 'pending'], treasury);
+  }
+  for (const officer of ['dev-officer-1', 'dev-officer-2']) {
+    await amanat(['treasury', 'approve', withdrawal, '--approver', officer, '--key', path.join(dataDir, 'treasury', `${officer}.pem`)], treasury);
+  }
+  let w: { state: string; txid: string | null; networkFee: string | null } = { state: '', txid: null, networkFee: null };
+  for (let poll = 0; w.state !== 'completed'; poll++) {
+    assert.ok(poll < 3000 && !['rejected', 'failed', 'cancelled'].includes(w.state), `not completed: ${JSON.stringify(w)}\n${output}`);
+    await new Promise((r) => setTimeout(r, 200));
+    w = await call('GET', `/v1/withdrawals/${withdrawal}`, exchange);
+  }
+  assert.ok(w.txid && w.networkFee, JSON.stringify(w));
+  const events = (await call('GET', '/v1/events?after=0', exchange)).events as { type: string; payload: { txid?: string } }[];
+  assert.equal(events.filter((e) => e.type === 'withdrawal.completed' && e.payload.txid === w.txid).length, 1);
+  for (let poll = 0; ; poll++) {
+    const bobBtc = ((await call('GET', `/v1/clients/${bob}/balances`, exchange)).balances as { asset: string; entitlement: { total: string } }[])
+      .find((b) => b.asset === 'BTC')!;
+    if (bobBtc.entitlement.total === '0.01') break;
+    assert.ok(poll < 3000, `bob was not credited: ${JSON.stringify(bobBtc)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  const alice = ((await call('GET', `/v1/clients/${client}/balances`, exchange)).balances as { asset: string; entitlement: { total: string; held: string } }[])
+    .find((b) => b.asset === 'BTC')!;
+  assert.equal(alice.entitlement.held, '0');
+  const sats = (btc: string) => { const [whole, frac = ''] = btc.split('.'); return BigInt(whole!) * 100_000_000n + BigInt(frac.padEnd(8, '0')); };
+  assert.equal(sats(alice.entitlement.total), sats('1.5') - sats('0.01') - sats(w.networkFee), 'alice paid the amount and the real fee, to the satoshi');
 });
