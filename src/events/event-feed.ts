@@ -6,7 +6,7 @@ export type EventType =
   | 'deposit.pending' | 'deposit.credited' | 'deposit.orphaned' | 'deposit.reversed' | 'deposit.suspense'
   | 'deposit.reversal_shortfall' | 'token.quarantined' | 'scanner.reorg' | 'scanner.reorg_too_deep'
   | 'withdrawal.requested' | 'withdrawal.approvals_needed' | 'withdrawal.broadcast' | 'withdrawal.replaced' | 'withdrawal.stuck'
-  | 'withdrawal.completed' | 'withdrawal.rejected' | 'withdrawal.failed';
+  | 'withdrawal.completed' | 'withdrawal.rejected' | 'withdrawal.failed' | 'withdrawal.cancelled';
 
 export interface FeedEvent { id: number; type: EventType; clientId: string | null; subject: string | null; payload: Record<string, unknown>; createdAt: Date }
 

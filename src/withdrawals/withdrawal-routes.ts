@@ -18,6 +18,9 @@ export function presentWithdrawal(assets: AssetRegistry, w: WithdrawalRow): Reco
     destination: w.destination, destinationType: w.destination_type, state: w.state, sourceTier: w.source_tier,
     serviceFee: assets.toDecimal(w.asset, w.service_fee), networkFeeMax: assets.toDecimal(feeAsset, w.network_fee_max),
     networkFee: w.network_fee === null ? null : assets.toDecimal(feeAsset, w.network_fee), usdValueCents: w.usd_cents.toString(),
+    // WDR-01: the consent evidence stored with the request, retrievable by its id.
+    consent: { method: w.consent.method, reference: w.consent.reference, at: w.consent.at, acknowledgedWarningId: w.consent.acknowledgedWarningId },
+    initiatorUserId: w.initiator,
     approvalsRequired: w.approvals_required, travelRule: { status: w.travel_rule_status, tier: w.travel_rule_tier },
     policy: w.policy ? { outcome: w.policy.outcome, reasons: w.policy.reasons, matchedRules: w.policy.matchedRules, policyVersion: w.policy.policyVersion, policyHash: w.policy_hash } : null,
     intentHash: w.intent_hash, txid: w.txid, confirmations: w.confirmations, holdId: w.hold_id,

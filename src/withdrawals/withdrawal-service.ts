@@ -206,8 +206,11 @@ export class WithdrawalService {
        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
       [w.id, approver.id, approver.userId, rejection.algorithm, rejection.intentHash, rejection.reason, rejection.signature,
         rejection.signedAt, rejection.expiresAt, actor]);
-    await this.endUnsigned(q, w, 'rejected', { actor, rejectedBy: approver.id }, { code: 'TREASURY_REJECTED', detail: rejection.reason });
-    await appendEvent(q, 'withdrawal.rejected', w.client_id, w.id, { withdrawalId: w.id, code: 'TREASURY_REJECTED', detail: rejection.reason, rejectedBy: approver.id });
+    // The officer's reason and name stay with treasury and auditors (withdrawal_rejections, the
+    // transition): what the exchange and so the client see is the code alone, never a reason that
+    // could tip off a client under investigation (AML tipping-off).
+    await this.endUnsigned(q, w, 'rejected', { actor, rejectedBy: approver.id, reason: rejection.reason }, { code: 'TREASURY_REJECTED', detail: 'rejected by treasury' });
+    await appendEvent(q, 'withdrawal.rejected', w.client_id, w.id, { withdrawalId: w.id, code: 'TREASURY_REJECTED' });
     return this.get(q, w.id);
   }
 
@@ -218,6 +221,7 @@ export class WithdrawalService {
       throw new DomainError('WITHDRAWAL_STATE', `withdrawal ${w.id} is ${w.state}: only unsigned withdrawals can be cancelled`);
     }
     await this.endUnsigned(q, w, 'cancelled', { actor });
+    await appendEvent(q, 'withdrawal.cancelled', w.client_id, w.id, { withdrawalId: w.id });
     return this.get(q, w.id);
   }
 

@@ -74,6 +74,8 @@ test('WDR-01 WDR-02 WDR-03 confirming needs the acknowledged warning and a conse
   const ok = await app.call('POST', '/v1/withdrawals', { body: { ...base, quoteId: q1.quoteId, acknowledgedWarningId: q1.warning.id, consent } });
   assert.equal(ok.status, 202, JSON.stringify(ok.body));
   assert.equal(ok.body.state, 'requested');
+  const stored = await app.call('GET', `/v1/withdrawals/${ok.body.id}`);
+  assert.deepEqual(stored.body.consent, { ...consent, acknowledgedWarningId: q1.warning.id }, 'WDR-01: the consent evidence is retrievable by the request id');
   const balances = await app.call('GET', `/v1/clients/${client}/balances`);
   assert.equal(balances.body.balances.find((b: { asset: string }) => b.asset === 'BTC').entitlement.held, '0.012');
   const again = await app.call('POST', '/v1/withdrawals', { body: { ...base, quoteId: q1.quoteId, acknowledgedWarningId: q1.warning.id, consent } });

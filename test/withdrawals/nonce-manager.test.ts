@@ -25,6 +25,9 @@ test('WDR-06 ETH nonce manager: a cold withdrawal cancelled while it waits for a
   const second = await f.settle((await f.request({ clientId: client, asset: 'ETH', amount: '0.2', destination: f.externalAddress() })).id);
   assert.deepEqual([first.state, second.state], ['approvals', 'approvals'], show([first.failure_detail, second.failure_detail]));
   await inTransaction(f.db.app, (q) => f.module.service.cancel(q, first.id, 'test'));
+  const { rows: cancelled } = await f.db.app.query(`select payload from events where type = 'withdrawal.cancelled' and subject = $1`, [first.id]);
+  assert.deepEqual(cancelled.map((e) => e.payload), [{ withdrawalId: first.id }], 'the exchange hears of the cancellation');
+  assert.equal((await f.entitlement(client, 'ETH')).held, 2n * 10n ** 17n + 10n ** 16n, 'only the second withdrawal is still held');
   await f.approveAs(bob!, second);
   await f.approveAs(carol!, second);
   const done = await f.settle(second.id);

@@ -110,7 +110,7 @@ test('WDR-06 one officer’s signed rejection ends a cold withdrawal: rejected T
   const res = await call('POST', `/v1/treasury/approvals/${w.id}/reject`, { body: rejection, idem });
   assert.equal(res.status, 200, JSON.stringify(res.body));
   assert.equal(res.body.state, 'rejected');
-  assert.deepEqual(res.body.failure, { code: 'TREASURY_REJECTED', detail: reason });
+  assert.deepEqual(res.body.failure, { code: 'TREASURY_REJECTED', detail: 'rejected by treasury' }, 'the officer’s reason never reaches the exchange (tipping-off)');
 
   // Idempotent: the same key and body answer the same; another key is a 409 and changes nothing.
   const replay = await call('POST', `/v1/treasury/approvals/${w.id}/reject`, { body: rejection, idem });
@@ -168,7 +168,7 @@ test('WDR-06 one officer’s signed rejection ends a cold withdrawal: rejected T
   assert.equal(feed.status, 200);
   const rejected = feed.body.events.filter((e: { type: string; subject: string }) => e.type === 'withdrawal.rejected' && e.subject === w.id);
   assert.equal(rejected.length, 1, JSON.stringify(feed.body.events.map((e: { type: string }) => e.type)));
-  assert.deepEqual(rejected[0].payload, { withdrawalId: w.id, code: 'TREASURY_REJECTED', detail: reason, rejectedBy: carol!.id });
+  assert.deepEqual(rejected[0].payload, { withdrawalId: w.id, code: 'TREASURY_REJECTED' }, 'neither reason nor officer on the exchange’s feed');
 
   // A late approval changes nothing; the freed coins pay the client's next withdrawal.
   const late = await call('POST', `/v1/treasury/approvals/${w.id}`, { body: approve(f.approvers[1]!, w.intent_hash!) });
@@ -360,7 +360,9 @@ test('WDR-06 CLI: treasury pending prints the Travel Rule status; treasury rejec
   assert.match(rejected.stdout, /rejected: .* is rejected \(TREASURY_REJECTED\)/);
   const done = await f.module.service.get(f.db.app, w.id);
   assert.equal(done.state, 'rejected');
-  assert.equal(done.failure_detail, 'Client asked to stop it by phone');
+  assert.equal(done.failure_detail, 'rejected by treasury');
+  const { rows: [stored] } = await f.db.app.query('select reason from withdrawal_rejections where withdrawal_id = $1', [w.id]);
+  assert.equal(stored.reason, 'Client asked to stop it by phone', 'the reason is kept for treasury and auditors');
   assert.equal((await f.entitlement(client, 'BTC')).available, availableBefore);
   const again = await cli(['treasury', 'reject', w.id, '--approver', bob!.id, '--key', keyFile, '--reason', 'twice']);
   assert.equal(again.code, 1);
