@@ -48,8 +48,25 @@ export class AuditLog {
     return rows[0]!.n;
   }
 
-  async sealAll(): Promise<void> {
-    while ((await this.seal()) > 0) { /* until nothing is left */ }
+  /**
+   * Seals every row committed before this call. The sealer only chains rows below the oldest
+   * running transaction (cluster-wide: another database's open transaction holds it back too), so
+   * it is asked again until the watermark has passed this moment, for at most `maxWaitMs`.
+   */
+  async sealAll(maxWaitMs = 60_000): Promise<void> {
+    const { rows: [target] } = await this.db.query<{ xmax: string }>('select pg_snapshot_xmax(pg_current_snapshot())::text as xmax');
+    const deadline = Date.now() + maxWaitMs;
+    for (;;) {
+      while ((await this.seal()) > 0) { /* until nothing below the horizon is left */ }
+      const { rows: [state] } = await this.db.query<{ done: boolean }>('select watermark >= $1::xid8 as done from audit_seal_state', [target!.xmax]);
+      if (state!.done) return;
+      if (Date.now() > deadline) {
+        const { rows: holders } = await this.db.query<{ pid: number; datname: string; xact_start: Date }>(
+          `select pid, datname, xact_start from pg_stat_activity where backend_xid is not null or backend_xmin is not null order by xact_start limit 1`);
+        throw new Error(`audit: rows committed before ${target!.xmax} are still unsealed after ${maxWaitMs} ms; the oldest open transaction is ${JSON.stringify(holders[0] ?? null)}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   async verify(q: Queryable = this.db): Promise<VerifyReport> {

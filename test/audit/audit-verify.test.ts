@@ -117,3 +117,24 @@ test('SEG-06 audit: a removed row and a tampered posting are found', async () =>
     await third.close();
   }
 });
+
+test('SEG-06 audit: sealAll seals every row committed before it, even while an older transaction (any database on the server) holds the horizon back', async () => {
+  const holder = await app.db.owner.connect();
+  try {
+    await holder.query('begin');
+    await holder.query('select pg_current_xact_id()'); // an open transaction older than the rows below
+    await activity(2);
+    const { rows: [newest] } = await app.db.owner.query<{ id: number }>('select max(id)::int as id from audit_log');
+    let sealed = false;
+    const sealing = app.amanat.services.audit.sealAll().then(() => { sealed = true; });
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(sealed, false, 'rows above the horizon cannot be chained yet: sealAll waits instead of returning with them unsealed');
+    await holder.query('commit');
+    await sealing;
+    const { rows } = await app.db.owner.query('select 1 from audit_chain where audit_id = $1', [newest!.id]);
+    assert.equal(rows.length, 1, 'the newest row is in the chain once sealAll returns');
+  } finally {
+    await holder.query('rollback').catch(() => undefined);
+    holder.release();
+  }
+});
