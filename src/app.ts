@@ -26,6 +26,7 @@ import type { SignerClient } from './signer-client/signer-client.ts';
 import { createWithdrawalModule, type WithdrawalModule } from './withdrawals/withdrawal-module.ts';
 import { withdrawalRoutes } from './withdrawals/withdrawal-routes.ts';
 import { treasuryRoutes } from './withdrawals/treasury-routes.ts';
+import { createCaseService } from './cases/index.ts';
 
 export const VERSION = '0.1.0';
 
@@ -58,7 +59,8 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
   const apiKeys = new ApiKeyService(pool, config.auth.apiKeyCacheMs);
   const audit = new AuditLog(pool);
   const metrics = createMetrics();
-  const withdrawals = createWithdrawalModule({ config, pool, assets, ledger, clients, log, wallets: deps.wallets, signer: deps.signer, chains });
+  const cases = createCaseService(config);
+  const withdrawals = createWithdrawalModule({ config, pool, assets, ledger, clients, log, wallets: deps.wallets, signer: deps.signer, chains, cases });
 
   const routes: RouteDef[] = [];
   routes.push(

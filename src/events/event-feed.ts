@@ -6,7 +6,8 @@ export type EventType =
   | 'deposit.pending' | 'deposit.credited' | 'deposit.orphaned' | 'deposit.reversed' | 'deposit.suspense'
   | 'deposit.reversal_shortfall' | 'token.quarantined' | 'scanner.reorg' | 'scanner.reorg_too_deep'
   | 'withdrawal.requested' | 'withdrawal.approvals_needed' | 'withdrawal.broadcast' | 'withdrawal.replaced' | 'withdrawal.stuck'
-  | 'withdrawal.completed' | 'withdrawal.rejected' | 'withdrawal.failed' | 'withdrawal.cancelled';
+  | 'withdrawal.completed' | 'withdrawal.rejected' | 'withdrawal.failed' | 'withdrawal.cancelled'
+  | 'client.frozen' | 'client.unfrozen' | 'client.notice';
 
 export interface FeedEvent { id: number; type: EventType; clientId: string | null; subject: string | null; payload: Record<string, unknown>; createdAt: Date }
 

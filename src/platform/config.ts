@@ -98,6 +98,9 @@ export const configSchema = z.object({
       .describe('TRAVEL_RULE_VASP: hold = VASP-bound transfers wait for the Travel Rule exchange (not built yet)'),
     originatingVasp: z.string().min(1).default('Amanat (development)').describe('ORIGINATING_VASP_NAME'),
   }),
+  cases: z.object({
+    redressPolicyFile: z.string().min(1).default('policies/redress-policy.json').describe('REDRESS_POLICY_FILE: the versioned redress decisions disputes are resolved by (WDR-08)'),
+  }),
   audit: z.object({
     sealIntervalMs: z.coerce.number().int().min(50).max(60_000).default(500)
       .describe('AUDIT_SEAL_INTERVAL_MS: how often new audit rows are sealed into the hash chain'),
@@ -153,6 +156,7 @@ export function loadConfig(env: Env = process.env): Config {
       holdDefaultTtlSeconds: pick('HOLD_DEFAULT_TTL_SECONDS'), holdMaxTtlSeconds: pick('HOLD_MAX_TTL_SECONDS'),
       expiryIntervalMs: pick('HOLD_EXPIRY_INTERVAL_MS'),
     },
+    cases: { ...(fileValues.cases as object), redressPolicyFile: pick('REDRESS_POLICY_FILE') },
     audit: { ...(fileValues.audit as object), sealIntervalMs: pick('AUDIT_SEAL_INTERVAL_MS') },
     withdrawals: {
       ...(fileValues.withdrawals as object), policyFile: pick('WITHDRAWAL_POLICY_FILE'), pricesFile: pick('PRICES_FILE'),

@@ -13,6 +13,8 @@ export type ErrorCode =
   | 'CLIENT_NOT_FOUND'
   | 'CLIENT_EXISTS'
   | 'CLIENT_NOT_ACTIVE'
+  | 'CASE_NOT_FOUND'
+  | 'CASE_STATE'
   | 'ASSET_NOT_FOUND'
   | 'ASSET_NOT_ACTIVE'
   | 'AMOUNT_INVALID'

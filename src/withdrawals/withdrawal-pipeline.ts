@@ -25,6 +25,7 @@ import { appendEvent } from '../events/event-feed.ts';
 import { transition, type WithdrawalRow, type WithdrawalState } from './withdrawal-service.ts';
 import type { Compliance } from './compliance.ts';
 import type { ApproverRegistry } from './approvers.ts';
+import type { CaseService } from '../cases/index.ts';
 
 export interface PipelineSettings {
   confirmations: { bitcoin: number; ethereum: number };
@@ -60,7 +61,7 @@ const HOLD_MARGIN_MS = 24 * 3600_000;
 export class WithdrawalPipeline {
   constructor(private readonly deps: {
     pool: pg.Pool; assets: AssetRegistry; ledger: LedgerService; wallets: WalletService; signer: SignerClient;
-    chains: ChainRuntime; compliance: Compliance; approvers: ApproverRegistry; settings: PipelineSettings; log: Logger;
+    chains: ChainRuntime; compliance: Compliance; approvers: ApproverRegistry; cases: CaseService; settings: PipelineSettings; log: Logger;
   }) {}
 
   /** Works runnable withdrawals until none is left or `max` steps were taken; returns the steps taken. */
@@ -124,6 +125,13 @@ export class WithdrawalPipeline {
   }
 
   private async run(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
+    // WDR-08 / WDR-04: for a frozen client nothing is signed and nothing not yet sent goes out; the
+    // withdrawal waits where it is (its hold stays) until the case is resolved or it is cancelled.
+    if ((w.state === 'signing' || (w.state === 'broadcast' && !w.broadcast_at)) && (await this.deps.cases.isFrozen(q, w.client_id))) {
+      await q.query(`update withdrawals set failure_code = 'CLIENT_FROZEN', failure_detail = 'the client is frozen: waiting',
+                       next_run_at = now() + interval '30 seconds' where id = $1`, [w.id]);
+      return;
+    }
     switch (w.state) {
       case 'requested': return transition(q, w, 'policy');
       case 'policy': return this.policyStep(q, w);
