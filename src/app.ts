@@ -27,6 +27,7 @@ import { createWithdrawalModule, type WithdrawalModule } from './withdrawals/wit
 import { withdrawalRoutes } from './withdrawals/withdrawal-routes.ts';
 import { treasuryRoutes } from './withdrawals/treasury-routes.ts';
 import { createCaseService } from './cases/index.ts';
+import { caseRoutes } from './cases/case-routes.ts';
 
 export const VERSION = '0.1.0';
 
@@ -74,6 +75,7 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
     ...depositRoutes({ assets }),
     ...withdrawalRoutes({ withdrawals: withdrawals.service, assets, clients, ledger, travelRule: withdrawals.travelRule }),
     ...treasuryRoutes({ withdrawals: withdrawals.service, assets }),
+    ...caseRoutes({ cases, clients }),
   );
   if (config.env === 'development' && chains && (chains.bitcoin.dev || chains.ethereum.dev)) {
     routes.push(...devRoutes({ chains, assets, confirmations: { bitcoin: config.chains.bitcoin.confirmations, ethereum: config.chains.ethereum.confirmations } }));

@@ -124,6 +124,8 @@ export class WithdrawalService {
     const quote = quotes[0];
     if (!quote || quote.client_id !== input.clientId) throw new DomainError('QUOTE_NOT_FOUND', `no quote ${input.quoteId} for this client`);
     if (quote.expires_at.getTime() <= Date.now()) throw new DomainError('QUOTE_EXPIRED', 'the quote has expired: ask for a new one');
+    // A client frozen since the quote (a dispute, a compliance case) confirms nothing.
+    await this.deps.clients.requireActive(q, input.clientId);
     if (input.acknowledgedWarningId !== quote.warning_id) {
       throw new DomainError('CONSENT_REQUIRED', `the client must acknowledge warning ${quote.warning_id}`);
     }
