@@ -3,33 +3,21 @@
 // and the ledger equals the chain.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { Transaction } from 'bitcoinjs-lib';
 import { inTransaction } from '../../src/platform/tx.ts';
 import { decodeAddress } from '../../src/chains/bitcoin/address.ts';
 import { CONFIRMATIONS } from '../helpers/custody.ts';
+import { killUntilCompleted } from '../helpers/crash.ts';
 import { show, startWithdrawals, type WithdrawalFixture } from '../helpers/withdrawals.ts';
 
 const WITHDRAWALS = 50;
-const root = path.resolve(import.meta.dirname, '../..');
 let f: WithdrawalFixture;
-let worker: ChildProcess | undefined;
 before(async () => { f = await startWithdrawals('bitcoin'); });
-after(async () => {
-  if (worker && worker.exitCode === null) worker.kill('SIGKILL');
-  await f.close();
-});
-
-function startWorker(): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/helpers/withdrawal-worker.ts')], {
-    cwd: root, stdio: ['ignore', 'pipe', 'inherit'],
-    env: { ...process.env, WORKER_DB_URL: f.db.appUrl, WORKER_SIGNER_SOCKET: f.signer.socketPath, WORKER_BTC_RPC_URL: f.btc!.rpcUrl,
-      WORKER_BTC_API_KEY: f.btc!.apiKey, WORKER_APPROVERS_FILE: path.join(f.signer.dir, 'signer-policy.json'),
-      WORKER_KEYRING_FILE: f.keyringFile, WORKER_CONFIRMATIONS: String(CONFIRMATIONS) },
-  });
-  return child;
-}
+after(async () => { await f.close(); });
+const workerEnv = () => ({ WORKER_DB_URL: f.db.appUrl, WORKER_SIGNER_SOCKET: f.signer.socketPath, WORKER_BTC_RPC_URL: f.btc!.rpcUrl,
+  WORKER_BTC_API_KEY: f.btc!.apiKey, WORKER_APPROVERS_FILE: path.join(f.signer.dir, 'signer-policy.json'),
+  WORKER_KEYRING_FILE: f.keyringFile, WORKER_CONFIRMATIONS: String(CONFIRMATIONS) });
 
 test('WDR crash safety: SIGKILL at random points across 50 withdrawals; each is broadcast once; ledger equals chain', async () => {
   // One client, 60 separate deposits to its hot wallet: enough coins for 50 withdrawals in flight.
@@ -51,22 +39,7 @@ test('WDR crash safety: SIGKILL at random points across 50 withdrawals; each is 
     ids.push(w.id);
     destinations.set(w.id, destination);
   }
-  let kills = 0;
-  for (let round = 0; round < 400; round++) {
-    worker = startWorker();
-    // Kill at a random point after the worker is working, not while it is still loading.
-    await new Promise<void>((resolve) => {
-      worker!.stdout!.on('data', (d: Buffer) => { if (d.toString().includes('worker ready')) resolve(); });
-      worker!.once('exit', () => resolve());
-    });
-    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 700)));
-    worker.kill('SIGKILL');
-    await new Promise((r) => worker!.once('exit', r));
-    kills++;
-    await f.btc!.mine(1);
-    const { rows } = await f.db.app.query<{ n: number }>(`select count(*)::int as n from withdrawals where id = any($1) and state <> 'completed'`, [ids]);
-    if (rows[0]!.n === 0) break;
-  }
+  const kills = await killUntilCompleted({ pool: f.db.app, ids, env: workerEnv(), between: () => f.btc!.mine(1) });
   const { rows: states } = await f.db.app.query(`select state, failure_code, count(*)::int as n from withdrawals where id = any($1) group by 1, 2`, [ids]);
   assert.deepEqual(states.map((s) => [s.state, s.n]), [['completed', WITHDRAWALS]], show(states));
   assert.ok(kills >= 3, `the worker was killed ${kills} times`);
