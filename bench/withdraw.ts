@@ -43,7 +43,7 @@ try {
       if (spin > 10_000) throw new Error(`withdrawal ${w.id} never reached broadcast`);
       await f.module.pipeline!.drain(20);
       const current = await f.module.service.get(f.db.app, w.id);
-      if (current.broadcast_at || !['requested', 'policy', 'travel_rule', 'approvals', 'signing', 'broadcast'].includes(current.state)) break;
+      if (current.broadcast_at || !['requested', 'screening', 'policy', 'travel_rule', 'approvals', 'signing', 'broadcast'].includes(current.state)) break;
     }
     latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }

@@ -98,6 +98,8 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${w.id}  ${w.amount} ${w.asset} -> ${w.destination} (${w.destinationType})  client ${p.client?.external_ref}  from ${w.sourceTier}\n`
         + `    policy: ${w.policy?.outcome} ${JSON.stringify(w.policy?.reasons)}  travel rule: ${p.travelRule.status} (tier ${p.travelRule.tier ?? '-'}, ${p.travelRule.destinationType})`
         + `  hot ratio (retail) ${p.hotRatioRetailPct.before}% -> ${p.hotRatioRetailPct.after}%\n`
+        + (p.screening ? `    screening: ${p.screening.outcome}, risk ${p.screening.riskScore}/${p.screening.highRiskScore}, ${p.screening.classification}${p.screening.vasp ? ` ${p.screening.vasp.name}` : ''}`
+          + `${p.screening.tags.length ? ` [${p.screening.tags.join(', ')}]` : ''}  (${p.screening.listVersion})\n` : '')
         + `    approvals ${p.approvals.length}/${w.approvalsRequired}  intent ${p.intentHash}\n`);
     }
     if (pending.length === 0) process.stdout.write('nothing waits for approval\n');

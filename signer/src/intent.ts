@@ -52,6 +52,13 @@ export interface Intent {
   feeCap: string;
   /** ISO 8601 instant after which the signer refuses the intent. */
   expiresAt: string;
+  /**
+   * Optional: SHA-256 (64 lowercase hex) of the destination screening the API ran (WDR-04). The
+   * signer does not interpret it; it is hashed like every other field, so treasury approvals and
+   * the signature (and the replay log) are bound to that screening result. Absent = the intent and
+   * its hash are as before.
+   */
+  screeningHash?: string;
 }
 
 export type CanonicalValue =

@@ -23,6 +23,8 @@ export const intentSchema = z.object({
   change: z.object({ address: z.string().min(1).max(128), keyId: id.optional() }).strict().optional(),
   feeCap: decimal,
   expiresAt: isoInstant,
+  /** WDR-04: the API's destination-screening hash, bound into the intent hash (not interpreted here). */
+  screeningHash: z.string().regex(/^[0-9a-f]{64}$/, '64 lowercase hex').optional(),
 }).strict();
 
 export const approvalSchema = z.object({

@@ -278,6 +278,18 @@ describe('compromised-API spoofs (KEY-08, KEY-06, HOT-03)', () => {
     await assertRefused({ intent, transaction: { psbt }, approvals: [approve(alice, intentHash(intent)), replayed] }, 'APPROVAL_INTENT_MISMATCH');
   });
 
+  test('WDR-04 KEY-08 the screening hash is part of the intent: approvals over it sign; a swapped screening hash is refused', async () => {
+    const screeningHash = 'a'.repeat(64);
+    const { intent, psbt } = coldBtc([{ address: destination, value: 100_000n }, { address: change(), value: 195_000n }], { screeningHash });
+    assert.notEqual(intentHash(intent), intentHash({ ...intent, screeningHash: undefined }), 'the hash covers screeningHash');
+    const swapped = { ...intent, screeningHash: 'b'.repeat(64) };
+    await assertRefused({ intent: swapped, transaction: { psbt }, approvals: quorum(intent) }, 'APPROVAL_INTENT_MISMATCH');
+    await assertRefused({ intent: { ...intent, screeningHash: 'A'.repeat(64) }, transaction: { psbt }, approvals: quorum(intent) }, 'INVALID_REQUEST');
+    const signed = await sign({ intent, transaction: { psbt }, approvals: quorum(intent) });
+    assert.equal(signed.status, 200, JSON.stringify(signed.body));
+    assert.equal(signed.body.intentHash, intentHash(intent), 'the signature is over the intent with its screening hash');
+  });
+
   test('KEY-06 an approval under a registered id but signed by another key is refused', async () => {
     const { intent, psbt } = coldBtc([{ address: destination, value: 100_000n }, { address: change(), value: 195_000n }]);
     await assertRefused({ intent, transaction: { psbt }, approvals: [approve(mallory, intentHash(intent)), approve(bob, intentHash(intent))] }, 'APPROVAL_SIGNATURE_INVALID');

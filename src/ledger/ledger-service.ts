@@ -37,7 +37,8 @@ export interface Hold {
   clientId: string | null;
   asset: string;
   amount: bigint;
-  state: 'pending' | 'posted' | 'voided' | 'expired';
+  /** frozen: a compliance freeze (WDR-04 sanctions hit); still held, never expires, leaves only by releaseFrozenHold. */
+  state: 'pending' | 'frozen' | 'posted' | 'voided' | 'expired';
   postedAmount: bigint | null;
   entryId: number | null;
   reference: Record<string, unknown>;
@@ -194,6 +195,21 @@ export class LedgerService {
 
   async releaseHold(q: Queryable, holdId: string, actor: string): Promise<Hold> {
     await call(() => q.query('select ledger_release_hold($1, $2, $3)', [holdId, 'voided', actor]));
+    return (await this.getHold(q, holdId))!;
+  }
+
+  /**
+   * Freezes a pending hold under a compliance case (WDR-04): the amount stays held (the client's,
+   * unavailable), the expiry loop no longer sees it, void and post refuse it. Idempotent.
+   */
+  async freezeHold(q: Queryable, holdId: string, reference: { caseId: string } & Record<string, unknown>, actor: string): Promise<Hold> {
+    await call(() => q.query('select ledger_freeze_hold($1, $2, $3)', [holdId, reference, actor]));
+    return (await this.getHold(q, holdId))!;
+  }
+
+  /** Gives a frozen hold back to the client (voided): only under the case that froze it. */
+  async releaseFrozenHold(q: Queryable, holdId: string, caseId: string, actor: string): Promise<Hold> {
+    await call(() => q.query('select ledger_release_frozen_hold($1, $2, $3)', [holdId, caseId, actor]));
     return (await this.getHold(q, holdId))!;
   }
 

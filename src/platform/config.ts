@@ -98,6 +98,14 @@ export const configSchema = z.object({
       .describe('TRAVEL_RULE_VASP: hold = VASP-bound transfers wait for the Travel Rule exchange (not built yet)'),
     originatingVasp: z.string().min(1).default('Amanat (development)').describe('ORIGINATING_VASP_NAME'),
   }),
+  screening: z.object({
+    listFile: z.string().min(1).default('policies/screening-list.json')
+      .describe('SCREENING_LIST_FILE: the versioned screening list (sanctioned and privacy-device addresses, risk scores) of the development provider (WDR-04)'),
+    vaspDirectoryFile: z.string().min(1).default('policies/vasp-directory.json')
+      .describe('VASP_DIRECTORY_FILE: the versioned VASP directory (addresses and prefixes of known VASPs) destinations are classified by'),
+    highRiskScore: z.coerce.number().int().min(1).max(100).default(70)
+      .describe('SCREENING_HIGH_RISK_SCORE: a destination risk score at or above this opens a compliance case and needs treasury approvals, hot wallet or not'),
+  }),
   cases: z.object({
     redressPolicyFile: z.string().min(1).default('policies/redress-policy.json').describe('REDRESS_POLICY_FILE: the versioned redress decisions disputes are resolved by (WDR-08)'),
   }),
@@ -155,6 +163,10 @@ export function loadConfig(env: Env = process.env): Config {
       ...(fileValues.ledger as object),
       holdDefaultTtlSeconds: pick('HOLD_DEFAULT_TTL_SECONDS'), holdMaxTtlSeconds: pick('HOLD_MAX_TTL_SECONDS'),
       expiryIntervalMs: pick('HOLD_EXPIRY_INTERVAL_MS'),
+    },
+    screening: {
+      ...(fileValues.screening as object), listFile: pick('SCREENING_LIST_FILE'), vaspDirectoryFile: pick('VASP_DIRECTORY_FILE'),
+      highRiskScore: pick('SCREENING_HIGH_RISK_SCORE'),
     },
     cases: { ...(fileValues.cases as object), redressPolicyFile: pick('REDRESS_POLICY_FILE') },
     audit: { ...(fileValues.audit as object), sealIntervalMs: pick('AUDIT_SEAL_INTERVAL_MS') },

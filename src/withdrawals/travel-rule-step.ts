@@ -65,11 +65,14 @@ export class TravelRule {
       ...(kyc.dateOfBirth ? { dateOfBirth: kyc.dateOfBirth } : {}),
       ...(kyc.placeOfBirth ? { placeOfBirth: kyc.placeOfBirth } : {}),
     };
+    // The counterparty VASP as the request names it, else as the VASP directory identified it (WDR-04).
+    const directoryVasp = (w.screening as { result?: { vasp?: { name: string } } } | null)?.result?.vasp?.name;
+    const beneficiaryVaspName = request.beneficiary.vaspName ?? (w.destination_type === 'vasp' ? directoryVasp : undefined);
     const payload = buildTravelRulePayload({
       originator: buildOriginator(originatorKyc, source[0]?.address ?? 'unassigned', client.external_ref),
       beneficiary: buildBeneficiary({ natural: { primary: request.beneficiary.name } }, w.destination, request.beneficiary.accountReference),
       beneficiaryWalletAddress: w.destination, destinationType: w.destination_type, originatingVasp: vaspPerson(this.deps.originatingVasp),
-      ...(request.beneficiary.vaspName ? { beneficiaryVasp: vaspPerson(request.beneficiary.vaspName) } : {}),
+      ...(beneficiaryVaspName ? { beneficiaryVasp: vaspPerson(beneficiaryVaspName) } : {}),
     });
     const check = validateTravelRule(payload, w.usd_cents);
     if (!check.ok) {

@@ -7,6 +7,7 @@ import type { Queryable } from '../platform/tx.ts';
 import type { AssetRegistry } from '../assets/asset-registry.ts';
 import type { WithdrawalRow, WithdrawalService } from './withdrawal-service.ts';
 import { presentWithdrawal } from './withdrawal-routes.ts';
+import type { ScreeningRecord } from '../screening/index.ts';
 
 /** HOT-01: the retail pool's hot share for an asset, now and after this withdrawal leaves its source tier. */
 async function hotRatio(q: Queryable, w: WithdrawalRow): Promise<{ before: string; after: string }> {
@@ -18,6 +19,20 @@ async function hotRatio(q: Queryable, w: WithdrawalRow): Promise<{ before: strin
   const pct = (h: bigint, c: bigint) => (h + c === 0n ? '0.00' : `${(h * 10_000n) / (h + c) / 100n}.${((h * 10_000n) / (h + c) % 100n).toString().padStart(2, '0')}`);
   const after = w.source_tier === 'cold' ? pct(hot, cold - w.amount > 0n ? cold - w.amount : 0n) : pct(hot - w.amount > 0n ? hot - w.amount : 0n, cold);
   return { before: pct(hot, cold), after };
+}
+
+/** The screening record in the approval view: the outcome and what it rests on (treasury and auditors only). */
+function presentScreening(w: WithdrawalRow, cases: { id: string; kind: string; status: string }[]): Record<string, unknown> | null {
+  const record = w.screening as ScreeningRecord | null;
+  if (!record) return null;
+  const r = record.result;
+  return {
+    outcome: record.outcome, riskScore: r.riskScore, highRiskScore: record.highRiskScore, classification: r.classification, vasp: r.vasp ?? null,
+    sanctioned: r.sanctioned, privacyDevice: r.privacyDevice, tags: r.tags, declaredDestinationType: record.declaredDestinationType,
+    destinationType: record.destinationType, classificationMismatch: record.classificationMismatch,
+    source: r.source, listVersion: r.listVersion, listHashes: r.listHashes, screenedAt: r.screenedAt, screeningHash: w.screening_hash,
+    cases: cases.map((c) => ({ id: c.id, kind: c.kind, status: c.status })),
+  };
 }
 
 /** What an officer signs and submits, for an approval and a rejection alike. */
@@ -38,11 +53,14 @@ export function treasuryRoutes(deps: { withdrawals: WithdrawalService | undefine
   return [
     defineRoute({
       method: 'get', path: '/v1/treasury/approvals', tag: 'treasury', roles: ['treasury', 'admin', 'auditor'],
-      summary: 'Withdrawals waiting for approvals, with what an approver must see: client, amounts, destination, policy trace, Travel Rule status, hot ratio after the move, and the intent to sign',
+      summary: 'Withdrawals waiting for approvals, with what an approver must see: client, amounts, destination, policy trace, screening result, Travel Rule status, hot ratio after the move, and the intent to sign',
       async handler({ q }) {
         const waiting = await service().list(q, { state: 'approvals', limit: 500 });
         const out = [];
-        for (const w of waiting.filter((x) => x.approvals_required > 0 && x.intent_hash)) {
+        const pending = waiting.filter((x) => x.approvals_required > 0 && x.intent_hash);
+        const { rows: cases } = await q.query<{ id: string; withdrawal_id: string; kind: string; status: string }>(
+          `select id, withdrawal_id, kind, status from cases where withdrawal_id = any($1::uuid[]) order by opened_at`, [pending.map((x) => x.id)]);
+        for (const w of pending) {
           const { rows: client } = await q.query('select id, external_ref, classification, kz_resident from clients where id = $1', [w.client_id]);
           const { rows: approvals } = await q.query<{ approver_id: string; user_id: string; signed_at: Date; expires_at: Date }>(
             'select approver_id, user_id, signed_at, expires_at from withdrawal_approvals where withdrawal_id = $1 and intent_hash = $2', [w.id, w.intent_hash]);
@@ -51,6 +69,8 @@ export function treasuryRoutes(deps: { withdrawals: WithdrawalService | undefine
             policyTrace: w.policy?.trace ?? [], hotRatioRetailPct: await hotRatio(q, w), intent: w.intent, intentHash: w.intent_hash,
             // The Travel Rule status only: the (encrypted) originator and beneficiary data never leave the service here.
             travelRule: { status: w.travel_rule_status, tier: w.travel_rule_tier, destinationType: w.destination_type },
+            // WDR-04 / WDR-06: the screening result the approval covers (the intent carries its hash), and its compliance case.
+            screening: presentScreening(w, cases.filter((c) => c.withdrawal_id === w.id)),
             approvals: approvals.map((a) => ({ approverId: a.approver_id, userId: a.user_id, signedAt: a.signed_at.toISOString(), expiresAt: a.expires_at.toISOString() })),
           });
         }

@@ -19,6 +19,7 @@ import { loadKeyring, type Keyring } from '../travel-rule/index.ts';
 import { ApproverRegistry } from './approvers.ts';
 import { Compliance } from './compliance.ts';
 import { createCaseService, type CaseService } from '../cases/index.ts';
+import { createDestinationScreening, type DestinationScreening } from '../screening/index.ts';
 import { TravelRule } from './travel-rule-step.ts';
 import { WithdrawalService } from './withdrawal-service.ts';
 import { WithdrawalPipeline } from './withdrawal-pipeline.ts';
@@ -36,7 +37,10 @@ export function openKeyring(file: string): { keyring: Keyring; activeKid: string
   return { keyring, activeKid: kids[kids.length - 1]! };
 }
 
-export interface WithdrawalModule { service: WithdrawalService; pipeline: WithdrawalPipeline | undefined; travelRule: TravelRule; approvers: ApproverRegistry; cases: CaseService }
+export interface WithdrawalModule {
+  service: WithdrawalService; pipeline: WithdrawalPipeline | undefined; travelRule: TravelRule; approvers: ApproverRegistry; cases: CaseService;
+  screening: DestinationScreening;
+}
 
 export function createWithdrawalModule(deps: {
   config: Config; pool: pg.Pool; assets: AssetRegistry; ledger: LedgerService; clients: ClientService; log: Logger;
@@ -46,6 +50,7 @@ export function createWithdrawalModule(deps: {
 }): WithdrawalModule {
   const { config } = deps;
   const cases = deps.cases ?? createCaseService(config);
+  const screening = createDestinationScreening(config);
   const at = (p: string) => path.resolve(repoRoot, p);
   const policy = loadPolicy(at(config.withdrawals.policyFile));
   const prices = loadStaticPrices(at(config.withdrawals.pricesFile));
@@ -61,7 +66,7 @@ export function createWithdrawalModule(deps: {
     fees: { btcNetworkFeeMaxSat: config.withdrawals.btcNetworkFeeMaxSat, ethNetworkFeeMaxWei: config.withdrawals.ethNetworkFeeMaxWei, serviceFee: serviceFees(deps.assets, config.withdrawals.serviceFees), quoteTtlSeconds: config.withdrawals.quoteTtlSeconds },
   });
   const pipeline = deps.wallets && deps.signer && deps.chains ? new WithdrawalPipeline({
-    pool: deps.pool, assets: deps.assets, ledger: deps.ledger, wallets: deps.wallets, signer: deps.signer, chains: deps.chains, compliance, approvers, cases, log: deps.log,
+    pool: deps.pool, assets: deps.assets, ledger: deps.ledger, wallets: deps.wallets, signer: deps.signer, chains: deps.chains, compliance, approvers, cases, screening, log: deps.log,
     settings: {
       confirmations: { bitcoin: config.chains.bitcoin.confirmations, ethereum: config.chains.ethereum.confirmations },
       btcFeeRateFallbackSatPerVbyte: config.withdrawals.btcFeeRateFallbackSatPerVbyte, btcFeeRateCapSatPerVbyte: config.withdrawals.btcFeeRateCapSatPerVbyte,
@@ -71,7 +76,7 @@ export function createWithdrawalModule(deps: {
       maxReplacements: config.withdrawals.maxReplacements,
     },
   }) : undefined;
-  return { service, pipeline, travelRule, approvers, cases };
+  return { service, pipeline, travelRule, approvers, cases, screening };
 }
 
 /** WITHDRAWAL_SERVICE_FEES ("BTC=0.0001,USDT=1") in base units, through the asset codec: an unknown asset or too many decimals stops the start. */

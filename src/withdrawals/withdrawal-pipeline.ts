@@ -26,6 +26,7 @@ import { transition, type WithdrawalRow, type WithdrawalState } from './withdraw
 import type { Compliance } from './compliance.ts';
 import type { ApproverRegistry } from './approvers.ts';
 import type { CaseService } from '../cases/index.ts';
+import { COMPLIANCE_HOLD, screeningHash, type DestinationScreening, type ScreeningRecord } from '../screening/index.ts';
 
 export interface PipelineSettings {
   confirmations: { bitcoin: number; ethereum: number };
@@ -53,7 +54,7 @@ export function normalizeTxid(txid: string): string {
   return txid.toLowerCase();
 }
 
-const RUNNABLE: readonly WithdrawalState[] = ['requested', 'policy', 'travel_rule', 'approvals', 'signing', 'broadcast', 'confirming'];
+const RUNNABLE: readonly WithdrawalState[] = ['requested', 'screening', 'policy', 'travel_rule', 'approvals', 'signing', 'broadcast', 'confirming'];
 const INTENT_TTL_MS = 24 * 3600_000;
 /** A withdrawal is signed only while its hold has at least this long to live: time to confirm, replacements included. */
 const HOLD_MARGIN_MS = 24 * 3600_000;
@@ -61,7 +62,8 @@ const HOLD_MARGIN_MS = 24 * 3600_000;
 export class WithdrawalPipeline {
   constructor(private readonly deps: {
     pool: pg.Pool; assets: AssetRegistry; ledger: LedgerService; wallets: WalletService; signer: SignerClient;
-    chains: ChainRuntime; compliance: Compliance; approvers: ApproverRegistry; cases: CaseService; settings: PipelineSettings; log: Logger;
+    chains: ChainRuntime; compliance: Compliance; approvers: ApproverRegistry; cases: CaseService; screening: DestinationScreening;
+    settings: PipelineSettings; log: Logger;
   }) {}
 
   /** Works runnable withdrawals until none is left or `max` steps were taken; returns the steps taken. */
@@ -105,7 +107,7 @@ export class WithdrawalPipeline {
       `update withdrawals set attempts = attempts + 1, failure_code = $2, failure_detail = $3,
          next_run_at = now() + make_interval(secs => $4) where id = $1`,
       [w.id, code, detail.slice(0, 2000), (this.deps.settings.retryDelayMs / 1000) * Math.min(2 ** w.attempts, 64)]);
-    const beforeBroadcast = ['requested', 'policy', 'travel_rule', 'approvals', 'signing'].includes(w.state);
+    const beforeBroadcast = ['requested', 'screening', 'policy', 'travel_rule', 'approvals', 'signing'].includes(w.state);
     if (beforeBroadcast && (!transient || w.attempts + 1 >= this.deps.settings.maxAttempts)) {
       // Nothing left our hands yet: fail and release the client's funds.
       const client = await this.deps.pool.connect();
@@ -133,7 +135,8 @@ export class WithdrawalPipeline {
       return;
     }
     switch (w.state) {
-      case 'requested': return transition(q, w, 'policy');
+      case 'requested': return transition(q, w, 'screening');
+      case 'screening': return this.screeningStep(q, w);
       case 'policy': return this.policyStep(q, w);
       case 'travel_rule': return this.travelRuleStep(q, w);
       case 'approvals': return this.approvalsStep(q, w);
@@ -160,6 +163,70 @@ export class WithdrawalPipeline {
     await appendEvent(q, to === 'rejected' ? 'withdrawal.rejected' : 'withdrawal.failed', w.client_id, w.id, { withdrawalId: w.id, code, detail });
   }
 
+  /**
+   * WDR-04, before the policy (a policy denial releases the hold, which a sanctions hit must never
+   * do): the destination is classified, scored and matched against sanctions and privacy-device
+   * lists; the record and its hash are stored (the hash goes into the intent). A sanctions hit
+   * freezes the funds and the client and opens a case; privacy-device exposure is refused with
+   * PRIVACY_DEVICE and a case; a high risk score opens a case and makes treasury approvals
+   * mandatory (policyStep). The destination type the Travel Rule goes by is the stricter of the
+   * request and the VASP directory (effectiveDestinationType).
+   */
+  private async screeningStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
+    const { record, hash } = await this.deps.screening.screen(w.chain, w.destination, w.destination_type);
+    await q.query('update withdrawals set screening = $2, screening_hash = $3, destination_type = $4 where id = $1',
+      [w.id, record, hash, record.destinationType]);
+    const r = record.result;
+    const details = { screeningHash: hash, screening: record };
+    const actor = 'pipeline:screening';
+    switch (record.outcome) {
+      case 'sanctioned': {
+        const hold = w.hold_id ? await this.deps.ledger.getHold(q, w.hold_id) : undefined;
+        const c = await this.deps.cases.open(q, { kind: 'sanctions_hit', clientId: w.client_id, withdrawalId: w.id, actor,
+          details: { ...details, holdId: w.hold_id, holdStateAtHit: hold?.state ?? 'missing' },
+          summary: `sanctions match on the destination ${r.address} (${r.sanctionsList ?? 'list'}): transfer blocked, funds and client frozen` });
+        await this.deps.cases.freezeClient(q, w.client_id, { reasonCode: 'COMPLIANCE', caseId: c.id, actor });
+        return this.finishFrozen(q, w, c.id, `sanctions match: ${r.sanctionsList ?? 'list'} (${r.listVersion}); case ${c.id}`);
+      }
+      case 'privacy_device': {
+        const c = await this.deps.cases.open(q, { kind: 'privacy_device', clientId: w.client_id, withdrawalId: w.id, actor, details,
+          summary: `destination ${r.address} is exposed to a privacy device (${r.tags.join(', ') || 'tagged'}): transfer refused` });
+        this.deps.log.info({ withdrawalId: w.id, caseId: c.id }, 'privacy-device destination refused');
+        return this.finishUnsent(q, w, 'rejected', 'PRIVACY_DEVICE', 'the destination is exposed to a mixer or another privacy device; transfers to them are not supported');
+      }
+      case 'high_risk': {
+        const c = await this.deps.cases.open(q, { kind: 'high_risk_destination', clientId: w.client_id, withdrawalId: w.id, actor, details,
+          summary: `destination ${r.address} risk score ${r.riskScore} (threshold ${record.highRiskScore}): treasury approvals required` });
+        return transition(q, w, 'policy', { screeningHash: hash, outcome: record.outcome, riskScore: r.riskScore, caseId: c.id, destinationType: record.destinationType });
+      }
+      case 'clear':
+        return transition(q, w, 'policy', { screeningHash: hash, outcome: record.outcome, riskScore: r.riskScore, destinationType: record.destinationType });
+    }
+  }
+
+  /**
+   * A sanctions hit: rejected (SANCTIONED, which never leaves the firm), but unlike finishUnsent the
+   * client's funds are not given back. The hold is frozen under the case: it stays held, the
+   * expiry loop and the void route cannot release it, and only the case's decision can
+   * (LedgerService.releaseFrozenHold). The exchange is told COMPLIANCE_HOLD and nothing more
+   * (AML tipping-off).
+   */
+  private async finishFrozen(q: Queryable, w: WithdrawalRow, caseId: string, detail: string): Promise<void> {
+    let hold = 'none';
+    if (w.hold_id) {
+      const current = await this.deps.ledger.getHold(q, w.hold_id);
+      hold = current?.state ?? 'missing';
+      if (current?.state === 'pending') hold = (await this.deps.ledger.freezeHold(q, w.hold_id, { caseId, withdrawalId: w.id, reason: 'sanctions_hit' }, 'pipeline:screening')).state;
+      // A hold already gone (it expired while the worker was down) cannot be frozen: the frozen
+      // client can still move nothing, and the case says so for compliance to act on.
+      if (hold !== 'frozen') this.deps.log.error({ withdrawalId: w.id, caseId, hold }, 'sanctions hit: the withdrawal hold could not be frozen');
+    }
+    await q.query(`update utxos set status = 'unspent', reserved_by = null where reserved_by = $1 and status = 'reserved'`, [w.id]);
+    await q.query('update withdrawals set failure_code = $2, failure_detail = $3 where id = $1', [w.id, 'SANCTIONED', detail.slice(0, 2000)]);
+    await transition(q, w, 'rejected', { code: 'SANCTIONED', caseId, hold });
+    await appendEvent(q, 'withdrawal.rejected', w.client_id, w.id, { withdrawalId: w.id, code: COMPLIANCE_HOLD.code });
+  }
+
   private async policyStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
     const asset = this.asset(w);
     // Where the coins come from: the client's hot wallet when it covers amount and fee, else cold (WDR-06).
@@ -168,7 +235,9 @@ export class WithdrawalPipeline {
     const needed = w.amount + (asset.contractAddress ? 0n : w.network_fee_max);
     const tier: 'hot' | 'cold' = rows[0]!.balance >= needed ? 'hot' : 'cold';
     const decision = await this.deps.compliance.evaluatePolicy(q, w, asset, tier);
-    const approvals = tier === 'cold' ? Math.max(decision.approvals, this.deps.approvers.quorum) : decision.approvals;
+    // WDR-06 cold, and WDR-04 a high-risk destination from either tier: at least the approver quorum.
+    const highRisk = (w.screening as ScreeningRecord | null)?.outcome === 'high_risk';
+    const approvals = tier === 'cold' || highRisk ? Math.max(decision.approvals, this.deps.approvers.quorum) : decision.approvals;
     await q.query(`update withdrawals set policy = $2, policy_hash = $3, source_tier = $4, approvals_required = $5 where id = $1`,
       [w.id, decision, decision.policyHash, tier, decision.outcome === 'deny' ? 0 : approvals]);
     if (decision.outcome === 'deny') {
@@ -201,6 +270,8 @@ export class WithdrawalPipeline {
     const base = {
       intentId: w.id, asset: asset.code, clientId: w.client_id, initiator: w.initiator, purpose: 'withdrawal' as const,
       expiresAt: new Date(Date.now() + INTENT_TTL_MS).toISOString(),
+      // WDR-04 / KEY-08: the approvals and the signature cover the screening the approvers were shown.
+      ...(w.screening_hash ? { screeningHash: w.screening_hash } : {}),
     };
     if (asset.chain === 'bitcoin') {
       const network = this.deps.chains.bitcoin.network;
@@ -266,6 +337,9 @@ export class WithdrawalPipeline {
 
   private async approvalsStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
     if (!w.intent_hash) {
+      // Fail closed: nothing unscreened gets an intent (a withdrawal from before screening existed included).
+      const unscreened = this.screeningProblem(w, false);
+      if (unscreened) return this.finishUnsent(q, w, 'rejected', unscreened.code, unscreened.detail);
       const { intent, build } = await this.prepare(q, w);
       const hash = intentHash(intent);
       await q.query('update withdrawals set intent = $2, intent_hash = $3, build = $4 where id = $1', [w.id, intent, hash, build]);
@@ -287,7 +361,23 @@ export class WithdrawalPipeline {
     await transition(q, w, 'signing', { intentHash: w.intent_hash });
   }
 
+  /**
+   * The stored screening must be the one the intent carries: its record hashes to screening_hash
+   * and (once there is an intent) the intent's screeningHash is that hash. A record changed after
+   * the approvers saw it never reaches the signer.
+   */
+  private screeningProblem(w: WithdrawalRow, withIntent: boolean): { code: string; detail: string } | undefined {
+    if (!w.screening || !w.screening_hash) return { code: 'SCREENING_MISSING', detail: 'the destination was never screened: nothing is signed unscreened' };
+    if (screeningHash(w.screening) !== w.screening_hash) return { code: 'SCREENING_MISMATCH', detail: 'the stored screening result does not hash to the stored screening hash' };
+    if (withIntent && (w.intent as { screeningHash?: string } | null)?.screeningHash !== w.screening_hash) {
+      return { code: 'SCREENING_MISMATCH', detail: 'the intent does not carry the stored screening hash' };
+    }
+    return undefined;
+  }
+
   private async signingStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
+    const screening = this.screeningProblem(w, true);
+    if (screening) return this.finishUnsent(q, w, 'rejected', screening.code, screening.detail);
     // WDR-03: coins leave only against a live hold, one that outlives the time to confirm; a hold
     // that has expired (or is about to) has given the client's funds back, so nothing is signed.
     const hold = w.hold_id ? await this.deps.ledger.getHold(q, w.hold_id) : undefined;

@@ -6,6 +6,7 @@ import type { ClientService } from '../clients/client-service.ts';
 import type { LedgerService } from '../ledger/ledger-service.ts';
 import type { WithdrawalRow, WithdrawalService } from './withdrawal-service.ts';
 import type { TravelRule } from './travel-rule-step.ts';
+import { exchangeFacingFailure } from '../screening/index.ts';
 
 // No control characters (C0) in names and references.
 const text = (max: number) => z.string().min(1).max(max).refine((v) => ![...v].some((ch) => ch.charCodeAt(0) < 0x20), 'no control characters');
@@ -24,7 +25,8 @@ export function presentWithdrawal(assets: AssetRegistry, w: WithdrawalRow): Reco
     approvalsRequired: w.approvals_required, travelRule: { status: w.travel_rule_status, tier: w.travel_rule_tier },
     policy: w.policy ? { outcome: w.policy.outcome, reasons: w.policy.reasons, matchedRules: w.policy.matchedRules, policyVersion: w.policy.policyVersion, policyHash: w.policy_hash } : null,
     intentHash: w.intent_hash, txid: w.txid, confirmations: w.confirmations, holdId: w.hold_id,
-    failure: w.failure_code ? { code: w.failure_code, detail: w.failure_detail } : null,
+    // AML tipping-off: a sanctions hit shows as COMPLIANCE_HOLD; the real reason lives in the case.
+    failure: w.failure_code ? exchangeFacingFailure(w.failure_code, w.failure_detail) : null,
     createdAt: w.created_at.toISOString(), updatedAt: w.updated_at.toISOString(), completedAt: w.completed_at?.toISOString() ?? null,
   };
 }
@@ -74,7 +76,7 @@ export function withdrawalRoutes(deps: {
     }),
     defineRoute({
       method: 'get', path: '/v1/withdrawals', tag: 'withdrawals', roles: READ_ROLES, summary: 'Withdrawals, newest first',
-      query: z.strictObject({ clientId: uuid.optional(), state: z.enum(['requested', 'policy', 'travel_rule', 'approvals', 'signing', 'broadcast', 'confirming', 'completed', 'rejected', 'failed', 'cancelled']).optional(), limit }),
+      query: z.strictObject({ clientId: uuid.optional(), state: z.enum(['requested', 'screening', 'policy', 'travel_rule', 'approvals', 'signing', 'broadcast', 'confirming', 'completed', 'rejected', 'failed', 'cancelled']).optional(), limit }),
       async handler({ query, q }) {
         return { status: 200, body: { withdrawals: (await service().list(q, query)).map((w) => presentWithdrawal(assets, w)) } };
       },

@@ -21,7 +21,7 @@ export const IRREVERSIBILITY_WARNING = {
   text: 'Transfers on a blockchain cannot be reversed once executed. Check the destination address and network before you confirm.',
 };
 
-export type WithdrawalState = 'requested' | 'policy' | 'travel_rule' | 'approvals' | 'signing' | 'broadcast' | 'confirming'
+export type WithdrawalState = 'requested' | 'screening' | 'policy' | 'travel_rule' | 'approvals' | 'signing' | 'broadcast' | 'confirming'
   | 'completed' | 'rejected' | 'failed' | 'cancelled';
 
 export interface FeeSettings {
@@ -40,6 +40,8 @@ export interface WithdrawalRow {
   source_tier: 'hot' | 'cold' | null; source_wallet_id: string | null; hold_id: string | null; initiator: string;
   consent: Record<string, unknown>; policy: Record<string, unknown> | null; policy_hash: string | null; approvals_required: number;
   travel_rule_status: string; travel_rule_tier: string | null; travel_rule_payload: Record<string, unknown> | null;
+  /** WDR-04: the screening record (src/screening) and the SHA-256 of its canonical JSON, also the intent's screeningHash. */
+  screening: Record<string, unknown> | null; screening_hash: string | null;
   intent: Record<string, unknown> | null; intent_hash: string | null; build: Record<string, unknown> | null; signed_tx: string | null;
   txid: string | null; broadcast_at: Date | null; confirmations: number; network_fee: bigint | null; entry_id: number | null;
   attempts: number; next_run_at: Date; failure_code: string | null; failure_detail: string | null;
@@ -219,7 +221,7 @@ export class WithdrawalService {
   /** Cancels a withdrawal that has not been signed yet; the hold is voided. */
   async cancel(q: Queryable, withdrawalId: string, actor: string): Promise<WithdrawalRow> {
     const w = await this.lock(q, withdrawalId);
-    if (!['requested', 'policy', 'travel_rule', 'approvals'].includes(w.state)) {
+    if (!['requested', 'screening', 'policy', 'travel_rule', 'approvals'].includes(w.state)) {
       throw new DomainError('WITHDRAWAL_STATE', `withdrawal ${w.id} is ${w.state}: only unsigned withdrawals can be cancelled`);
     }
     await this.endUnsigned(q, w, 'cancelled', { actor });

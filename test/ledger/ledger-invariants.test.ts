@@ -21,8 +21,8 @@ async function invariantsHold(): Promise<void> {
   assert.equal(negative.rowCount, 0, 'no client or house balance is negative or over-held');
   const drift = await f.db.owner.query(
     `select a.id from accounts a where a.balance <> coalesce((select sum(amount) from postings p where p.account_id = a.id), 0)
-        or a.held <> coalesce((select sum(amount) from holds h where h.account_id = a.id and h.state = 'pending'), 0)`);
-  assert.equal(drift.rowCount, 0, 'balances equal the sum of postings; held equals pending holds');
+        or a.held <> coalesce((select sum(amount) from holds h where h.account_id = a.id and h.state in ('pending', 'frozen')), 0)`);
+  assert.equal(drift.rowCount, 0, 'balances equal the sum of postings; held equals pending and frozen holds');
 }
 
 test('SEG-05 SEG-06 property: random credits, holds, posts, voids and transfers keep every invariant', async () => {
