@@ -60,7 +60,7 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
   const apiKeys = new ApiKeyService(pool, config.auth.apiKeyCacheMs);
   const audit = new AuditLog(pool);
   const metrics = createMetrics();
-  const cases = createCaseService(config);
+  const cases = createCaseService(config, ledger);
   const withdrawals = createWithdrawalModule({ config, pool, assets, ledger, clients, log, wallets: deps.wallets, signer: deps.signer, chains, cases });
 
   const routes: RouteDef[] = [];

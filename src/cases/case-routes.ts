@@ -84,18 +84,18 @@ export function caseRoutes(deps: { cases: CaseService; clients: ClientService })
     }),
     defineRoute({
       method: 'post', path: '/v1/cases/:caseId/resolve', tag: 'cases', roles: ['admin'],
-      summary: 'Resolve a case with a decision of the redress policy (recorded with its version and hash); optionally unfreeze the client (only if no other case of theirs is open)',
+      summary: 'Resolve a case: a dispute with a decision of the redress policy (recorded with its version and hash); a sanctions hit as false_positive (its frozen funds go back) or confirmed_match (funds and client stay frozen); privacy-device and high-risk cases as cleared or confirmed. Optionally unfreeze the client (only if no other case of theirs is open)',
       params: z.strictObject({ caseId: uuid }),
       body: z.strictObject({ decision: z.string().min(1).max(64).regex(/^[a-z_]+$/), note: prose(2000), unfreeze: z.boolean(), channel: channel.optional() }),
       responses: { 200: 'Resolved', 404: 'CASE_NOT_FOUND', 409: 'CASE_STATE', 400: 'BAD_ARGUMENT: a decision the redress policy does not have' },
       async handler({ params, body, q, actorLabel }) {
-        const { case: resolved, unfrozen } = await cases.resolve(q, params.caseId, { decision: body.decision, note: body.note, unfreeze: body.unfreeze, actor: actorLabel });
+        const { case: resolved, unfrozen, releasedHolds } = await cases.resolve(q, params.caseId, { decision: body.decision, note: body.note, unfreeze: body.unfreeze, actor: actorLabel });
         // Only a dispute's outcome goes to the client: a screening case must never tip them off.
         if (resolved.kind === 'dispute') {
           const agreed = (resolved.details as { channel?: 'email' | 'sms' | 'in_app' | 'post' }).channel ?? 'in_app';
           await cases.notify(q, resolved, { channel: body.channel ?? agreed, template: 'dispute-resolved', payload: { decision: body.decision } });
         }
-        return { status: 200, body: { case: presentCase(resolved), clientState: await clientState(q, resolved.client_id), unfrozen }, subject: resolved.id };
+        return { status: 200, body: { case: presentCase(resolved), clientState: await clientState(q, resolved.client_id), unfrozen, releasedHolds }, subject: resolved.id };
       },
     }),
   ];

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { DomainError } from '../platform/errors.ts';
 import type { Queryable } from '../platform/tx.ts';
 import { appendEvent } from '../events/event-feed.ts';
+import type { LedgerService } from '../ledger/ledger-service.ts';
 
 export type CaseKind = 'dispute' | 'sanctions_hit' | 'privacy_device' | 'high_risk_destination';
 export type NoticeChannel = 'email' | 'sms' | 'in_app' | 'post';
@@ -35,8 +36,18 @@ export function loadRedressPolicy(file: string): RedressPolicy {
   return { version: parsed.version, hash: createHash('sha256').update(bytes).digest('hex'), decisions: new Set(parsed.decisions.map((d) => d.id)) };
 }
 
+/**
+ * What a screening case may be resolved as. A sanctions hit is a false positive (the frozen funds go
+ * back to the client) or a confirmed match (funds and client stay frozen until the authority decides).
+ */
+const SCREENING_DECISIONS: Record<Exclude<CaseKind, 'dispute'>, readonly string[]> = {
+  sanctions_hit: ['false_positive', 'confirmed_match'],
+  privacy_device: ['cleared', 'confirmed'],
+  high_risk_destination: ['cleared', 'confirmed'],
+};
+
 export class CaseService {
-  constructor(private readonly redress: RedressPolicy) {}
+  constructor(private readonly redress: RedressPolicy, private readonly ledger: Pick<LedgerService, 'releaseFrozenHold'>) {}
 
   get redressPolicy(): RedressPolicy {
     return this.redress;
@@ -108,19 +119,37 @@ export class CaseService {
     return true;
   }
 
-  /** Resolves an open case with a decision of the redress policy, recorded against its version and hash. */
-  async resolve(q: Queryable, caseId: string, input: { decision: string; note: string; unfreeze: boolean; actor: string }): Promise<{ case: CaseRow; unfrozen: boolean }> {
+  /**
+   * Resolves an open case. A dispute takes a decision of the redress policy, recorded with its
+   * version and hash; a screening case one of SCREENING_DECISIONS. A sanctions false positive gives
+   * back the holds frozen under the case; a confirmed match keeps them and the client frozen.
+   */
+  async resolve(q: Queryable, caseId: string, input: { decision: string; note: string; unfreeze: boolean; actor: string }): Promise<{ case: CaseRow; unfrozen: boolean; releasedHolds: string[] }> {
     const { rows } = await q.query<CaseRow>('select * from cases where id = $1 for update', [caseId]);
     const c = rows[0];
     if (!c) throw new DomainError('CASE_NOT_FOUND', `no case ${caseId}`);
     if (c.status !== 'open') throw new DomainError('CASE_STATE', `case ${caseId} is already ${c.status}`);
-    if (!this.redress.decisions.has(input.decision)) {
-      throw new DomainError('BAD_ARGUMENT', `decision ${input.decision} is not in redress policy ${this.redress.version}: ${[...this.redress.decisions].join(', ')}`);
+    const allowed = c.kind === 'dispute' ? [...this.redress.decisions] : SCREENING_DECISIONS[c.kind];
+    if (!allowed.includes(input.decision)) {
+      throw new DomainError('BAD_ARGUMENT', `a ${c.kind} case is resolved as one of ${allowed.join(', ')}${c.kind === 'dispute' ? ` (redress policy ${this.redress.version})` : ''}, not ${input.decision}`);
     }
-    const resolution = { decision: input.decision, note: input.note, redressPolicyVersion: this.redress.version, redressPolicyHash: this.redress.hash };
+    if (c.kind === 'sanctions_hit' && input.decision === 'confirmed_match' && input.unfreeze) {
+      throw new DomainError('BAD_ARGUMENT', 'a confirmed sanctions match keeps the client and the funds frozen: unfreeze must be false');
+    }
+    const resolution = c.kind === 'dispute'
+      ? { decision: input.decision, note: input.note, redressPolicyVersion: this.redress.version, redressPolicyHash: this.redress.hash }
+      : { decision: input.decision, note: input.note };
     await q.query(`update cases set status = 'resolved', resolution = $2, resolved_by = $3, resolved_at = now() where id = $1`, [caseId, resolution, input.actor]);
+    const releasedHolds: string[] = [];
+    if (c.kind === 'sanctions_hit' && input.decision === 'false_positive') {
+      const { rows: frozen } = await q.query<{ id: string }>(`select id from holds where state = 'frozen' and frozen->>'caseId' = $1 order by id`, [caseId]);
+      for (const hold of frozen) {
+        await this.ledger.releaseFrozenHold(q, hold.id, caseId, input.actor);
+        releasedHolds.push(hold.id);
+      }
+    }
     const unfrozen = input.unfreeze ? await this.unfreezeClient(q, c.client_id, { caseId, actor: input.actor }) : false;
-    return { case: await this.get(q, caseId), unfrozen };
+    return { case: await this.get(q, caseId), unfrozen, releasedHolds };
   }
 
   /** Whether the client is frozen: the pipeline signs and broadcasts nothing for a frozen client. */

@@ -49,7 +49,7 @@ export function createWithdrawalModule(deps: {
   cases?: CaseService;
 }): WithdrawalModule {
   const { config } = deps;
-  const cases = deps.cases ?? createCaseService(config);
+  const cases = deps.cases ?? createCaseService(config, deps.ledger);
   const screening = createDestinationScreening(config);
   const at = (p: string) => path.resolve(repoRoot, p);
   const policy = loadPolicy(at(config.withdrawals.policyFile));

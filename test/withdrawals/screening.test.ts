@@ -299,3 +299,29 @@ test('WDR-04 KEY-08 the screening result is hashed into the intent: approvals an
   assert.equal(intentHash({ ...(third.intent as unknown as Intent) }), third.intent_hash);
   assert.equal((await f.entitlement(client, 'BTC')).held, 0n, 'the refused ones released their holds');
 });
+
+test('WDR-04 resolving a sanctions case: a confirmed match keeps funds and client frozen; a false positive gives the frozen funds back and the client may be unfrozen', async () => {
+  const held = 2_000_000n + 200_000n;
+  const confirmedClient = await f.fundedClient('BTC', 10_000_000n, 'hot');
+  const confirmed = await f.settle((await f.request({ clientId: confirmedClient, asset: 'BTC', amount: '0.02', destination: SANCTIONED })).id);
+  const [confirmedCase] = await casesOf(confirmed.id);
+  const resolve = (caseId: string, decision: string, unfreeze: boolean) =>
+    inTransaction(f.db.app, (q) => f.module.cases.resolve(q, caseId, { decision, note: 'compliance review', unfreeze, actor: 'compliance-officer' }));
+  await assert.rejects(resolve(confirmedCase!.id, 'no_refund', false), /sanctions_hit case is resolved as one of false_positive, confirmed_match/);
+  await assert.rejects(resolve(confirmedCase!.id, 'confirmed_match', true), /keeps the client and the funds frozen/);
+  const kept = await resolve(confirmedCase!.id, 'confirmed_match', false);
+  assert.deepEqual([kept.case.status, kept.releasedHolds, kept.unfrozen], ['resolved', [], false]);
+  assert.equal((await holdOf(confirmed)).state, 'frozen');
+  assert.equal((await f.entitlement(confirmedClient, 'BTC')).held, held, 'a confirmed match keeps the funds frozen');
+  assert.equal((await f.db.app.query('select state from clients where id = $1', [confirmedClient])).rows[0].state, 'frozen');
+
+  const clearedClient = await f.fundedClient('BTC', 10_000_000n, 'hot');
+  const cleared = await f.settle((await f.request({ clientId: clearedClient, asset: 'BTC', amount: '0.02', destination: SANCTIONED })).id);
+  const [clearedCase] = await casesOf(cleared.id);
+  const released = await resolve(clearedCase!.id, 'false_positive', true);
+  assert.deepEqual([released.releasedHolds, released.unfrozen], [[cleared.hold_id], true]);
+  assert.equal((await holdOf(cleared)).state, 'voided');
+  assert.deepEqual(await f.entitlement(clearedClient, 'BTC'), { total: 10_000_000n, held: 0n, available: 10_000_000n, hot: 10_000_000n, cold: 0n },
+    'a false positive gives every satoshi back');
+  assert.equal((await f.db.app.query('select state from clients where id = $1', [clearedClient])).rows[0].state, 'active');
+});
