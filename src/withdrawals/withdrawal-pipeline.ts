@@ -353,6 +353,13 @@ export class WithdrawalPipeline {
         `select count(distinct approver_id)::int as n from withdrawal_approvals
          where withdrawal_id = $1 and intent_hash = $2 and expires_at > now() and decision = 'approve'`, [w.id, w.intent_hash]);
       if (rows[0]!.n < w.approvals_required) {
+        // Approvals expire with the intent they cover: past it the signer would refuse, so the
+        // withdrawal ends here and the client's funds and coins are freed (a new request starts over).
+        const expiresAt = Date.parse((w.intent as { expiresAt: string }).expiresAt);
+        if (expiresAt <= Date.now()) {
+          return this.finishUnsent(q, w, 'failed', 'APPROVALS_EXPIRED',
+            `${rows[0]!.n} of ${w.approvals_required} approvals before the intent expired at ${new Date(expiresAt).toISOString()}`);
+        }
         // Waiting for treasury: approve() wakes it up; meanwhile look again now and then.
         await q.query(`update withdrawals set next_run_at = now() + interval '30 seconds' where id = $1`, [w.id]);
         return;

@@ -85,3 +85,24 @@ test('WDR-07 CONFIG a service fee for an unknown asset, or with more decimals th
   assert.throws(() => serviceFees(f.assets, 'DOGE=1'), /WITHDRAWAL_SERVICE_FEES: DOGE=1/);
   assert.throws(() => serviceFees(f.assets, 'BTC=0.000000001'), /WITHDRAWAL_SERVICE_FEES: BTC=0.000000001/);
 });
+
+test('WDR-06 approvals expire: a cold withdrawal short of its quorum when its intent expires fails APPROVALS_EXPIRED; hold and coins are freed', async () => {
+  const client = await f.fundedClient('BTC', 20_000_000n, 'cold');
+  const [, bob] = f.approvers;
+  const destination = f.externalAddress();
+  await f.bookAddress(client, destination);
+  const waiting = await f.settle((await f.request({ clientId: client, asset: 'BTC', amount: '0.01', destination })).id);
+  assert.deepEqual([waiting.state, waiting.approvals_required], ['approvals', 2], show(waiting.failure_detail));
+  await f.approveAs(bob!, waiting);
+  const { rows: reserved } = await f.db.app.query(`select count(*)::int as n from utxos where reserved_by = $1`, [waiting.id]);
+  assert.ok(reserved[0].n > 0, 'coins are reserved while it waits');
+  // A day later the intent the approvals cover has expired.
+  await f.db.owner.query(`update withdrawals set intent = jsonb_set(intent, '{expiresAt}', to_jsonb($2::text)), next_run_at = now() where id = $1`,
+    [waiting.id, new Date(Date.now() - 1000).toISOString()]);
+  await f.module.pipeline!.drain(10);
+  const expired = await f.module.service.get(f.db.app, waiting.id);
+  assert.deepEqual([expired.state, expired.failure_code, expired.signed_tx], ['failed', 'APPROVALS_EXPIRED', null], show(expired.failure_detail));
+  assert.equal((await f.entitlement(client, 'BTC')).held, 0n, 'the hold is released');
+  assert.equal((await f.db.app.query(`select count(*)::int as n from utxos where reserved_by = $1 and status = 'reserved'`, [waiting.id])).rows[0].n, 0, 'the coins are free again');
+  await assert.rejects(f.approveAs(f.approvers[2]!, expired), /not waiting for approvals/, 'a late approval is refused');
+});
