@@ -385,6 +385,13 @@ export class WithdrawalPipeline {
   private async signingStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
     const screening = this.screeningProblem(w, true);
     if (screening) return this.finishUnsent(q, w, 'rejected', screening.code, screening.detail);
+    // Screened again at the last moment: a designation published while the withdrawal waited for
+    // approvals or Travel Rule data still stops it, frozen, exactly as at the screening step.
+    const latest = await this.deps.screening.screen(w.chain, w.destination, w.destination_type);
+    if (latest.record.outcome === 'sanctioned' || latest.record.outcome === 'privacy_device') {
+      this.deps.log.warn({ withdrawalId: w.id, outcome: latest.record.outcome }, 'destination blocked by screening just before signing');
+      return this.screeningStep(q, w);
+    }
     // WDR-03: coins leave only against a live hold, one that outlives the time to confirm; a hold
     // that has expired (or is about to) has given the client's funds back, so nothing is signed.
     const hold = w.hold_id ? await this.deps.ledger.getHold(q, w.hold_id) : undefined;

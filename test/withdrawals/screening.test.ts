@@ -325,3 +325,29 @@ test('WDR-04 resolving a sanctions case: a confirmed match keeps funds and clien
     'a false positive gives every satoshi back');
   assert.equal((await f.db.app.query('select state from clients where id = $1', [clearedClient])).rows[0].state, 'active');
 });
+
+test('WDR-04 screened again just before signing: a destination designated while the withdrawal waited for approvals is blocked and frozen, nothing signed', async () => {
+  const late = regtestAddress();
+  const client = await f.fundedClient('BTC', 10_000_000n, 'cold');
+  const [, bob, carol] = f.approvers;
+  const waiting = await f.settle((await f.request({ clientId: client, asset: 'BTC', amount: '0.01', destination: late })).id);
+  assert.equal(waiting.state, 'approvals', show(waiting.failure_detail));
+  assert.equal((waiting.screening as unknown as ScreeningRecord).outcome, 'clear', 'clean when it was first screened');
+  await f.approveAs(bob!, waiting);
+  await f.approveAs(carol!, waiting);
+  // The list is updated (a new designation) and the workers restart with it.
+  const list = JSON.parse(readFileSync(env.SCREENING_LIST_FILE!, 'utf8')) as { version: string; entries: unknown[] };
+  const updatedFile = path.join(path.dirname(env.SCREENING_LIST_FILE!), 'screening-list-2.json');
+  writeFileSync(updatedFile, JSON.stringify({ ...list, version: 'test-2', entries: [...list.entries, { chain: 'bitcoin', address: late, sanctionsList: LIST_NAME, riskScore: 100 }] }));
+  const updated = f.pipelineWith({ SCREENING_LIST_FILE: updatedFile });
+  for (let i = 0; i < 10; i++) {
+    await updated.drain(20);
+    await f.db.app.query('update withdrawals set next_run_at = now() where id = $1', [waiting.id]);
+  }
+  const blocked = await f.module.service.get(f.db.app, waiting.id);
+  assert.deepEqual([blocked.state, blocked.failure_code, blocked.signed_tx], ['rejected', 'SANCTIONED', null], show(blocked.failure_detail));
+  assert.equal((await holdOf(blocked)).state, 'frozen', 'the funds are frozen, not given back');
+  assert.equal((await f.db.app.query('select state from clients where id = $1', [client])).rows[0].state, 'frozen');
+  assert.deepEqual((await casesOf(blocked.id)).map((c) => c.kind), ['sanctions_hit']);
+  assert.equal((await f.db.app.query('select count(*)::int as n from withdrawal_transactions where withdrawal_id = $1', [blocked.id])).rows[0].n, 0, 'nothing signed');
+});
