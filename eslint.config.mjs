@@ -34,6 +34,18 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly', console: 'readonly', require: 'readonly', module: 'writable', __dirname: 'readonly' } },
   },
   {
+    // The treasury console's browser module (typechecked by tsc through // @ts-check). It never
+    // logs (secrets pass through it) and keeps the API key in sessionStorage, never localStorage.
+    files: ['src/console/static/**/*.js'],
+    languageOptions: { globals: { window: 'readonly', document: 'readonly', location: 'readonly', history: 'readonly', TextEncoder: 'readonly', atob: 'readonly', btoa: 'readonly' } },
+    rules: {
+      'no-console': 'error',
+      'no-restricted-globals': ['error', { name: 'localStorage', message: 'The API key lives in sessionStorage only.' }],
+      'no-restricted-syntax': ['error', { selector: "MemberExpression[property.name='localStorage']", message: 'The API key lives in sessionStorage only.' },
+        { selector: "MemberExpression[property.name=/^(innerHTML|outerHTML)$/]", message: 'Build nodes with textContent: API data is never HTML.' }],
+    },
+  },
+  {
     // CommonJS launchers for CommonJS packages (the dev bcoin node).
     files: ['**/*.cjs'],
     rules: { '@typescript-eslint/no-require-imports': 'off' },

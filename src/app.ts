@@ -28,6 +28,7 @@ import { withdrawalRoutes } from './withdrawals/withdrawal-routes.ts';
 import { treasuryRoutes } from './withdrawals/treasury-routes.ts';
 import { createCaseService } from './cases/index.ts';
 import { caseRoutes } from './cases/case-routes.ts';
+import { consoleRoutes } from './console/console-routes.ts';
 
 export const VERSION = '0.1.0';
 
@@ -76,6 +77,7 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
     ...withdrawalRoutes({ withdrawals: withdrawals.service, assets, clients, ledger, travelRule: withdrawals.travelRule }),
     ...treasuryRoutes({ withdrawals: withdrawals.service, assets }),
     ...caseRoutes({ cases, clients }),
+    ...consoleRoutes(),
   );
   if (config.env === 'development' && chains && (chains.bitcoin.dev || chains.ethereum.dev)) {
     routes.push(...devRoutes({ chains, assets, confirmations: { bitcoin: config.chains.bitcoin.confirmations, ethereum: config.chains.ethereum.confirmations } }));

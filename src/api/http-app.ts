@@ -263,6 +263,7 @@ export function buildHttpApp(deps: HttpAppDeps): express.Express {
   }
 
   function send(res: Response, result: RouteResult): void {
+    for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
     if (result.contentType && typeof result.body === 'string') {
       res.status(result.status).type(result.contentType).send(result.body);
       return;

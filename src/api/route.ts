@@ -28,6 +28,8 @@ export interface RouteResult {
   /** What the call changed (id), for the audit log. */
   subject?: string;
   contentType?: string;
+  /** Extra response headers (the console's Content-Security-Policy, for one). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export interface RouteDef {

@@ -8,44 +8,29 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { sign as cryptoSign, verify as cryptoVerify, createPublicKey } from 'node:crypto';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { createAmanat } from '../../src/app.ts';
-import { loadConfig } from '../../src/platform/config.ts';
-import { createLogger } from '../../src/platform/logger.ts';
 import { inTransaction } from '../../src/platform/tx.ts';
 import { rejectionMessage } from '../../src/withdrawals/approvers.ts';
 import type { WithdrawalRow } from '../../src/withdrawals/withdrawal-service.ts';
 import { approve, tempDir, type TestApprover } from '../../signer/test/helpers.ts';
 import { show, startWithdrawals, type WithdrawalFixture } from '../helpers/withdrawals.ts';
+import { coldWaiting as coldWaitingOn, startTreasuryHttp, type TreasuryHttp } from '../helpers/treasury.ts';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
 let f: WithdrawalFixture;
-let server: Server;
+let http: TreasuryHttp;
 let url: string;
-let keys: Record<'treasury' | 'exchange' | 'admin' | 'auditor', string>;
+let keys: TreasuryHttp['keys'];
 let seq = 0;
 
 before(async () => {
   f = await startWithdrawals('bitcoin');
-  const config = loadConfig({
-    AMANAT_ENV: 'test', LOG_LEVEL: 'silent', API_KEY_CACHE_MS: '0', AMANAT_DATA_DIR: tempDir('treasury-app'),
-    TREASURY_APPROVERS_FILE: path.join(f.signer.dir, 'signer-policy.json'), PII_KEYRING_FILE: f.keyringFile, BITCOIN_NETWORK: 'bcoin-regtest',
-  });
-  const amanat = await createAmanat({ pool: f.db.app, config, log: createLogger(process.env.AMANAT_TEST_LOG ?? 'silent') });
-  keys = {} as typeof keys;
-  for (const role of ['treasury', 'exchange', 'admin', 'auditor'] as const) {
-    keys[role] = (await inTransaction(f.db.app, (q) => amanat.services.apiKeys.create(q, { name: `treasury-test-${role}`, role, createdBy: null }))).secret;
-  }
-  server = amanat.http.listen(0, '127.0.0.1');
-  await new Promise<void>((resolve) => server.once('listening', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  http = await startTreasuryHttp(f);
+  ({ url, keys } = http);
 });
 
 after(async () => {
-  server?.closeAllConnections();
-  await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  await http?.close();
   await f?.close();
 });
 
@@ -69,19 +54,7 @@ function signRejection(approver: TestApprover, intentHash: string, reason: strin
 }
 
 /** A cold BTC withdrawal of `amount` waiting for its 2 treasury approvals, intent fixed. */
-async function coldWaiting(amount = '0.01', initiator = 'client-user-1'): Promise<{ client: string; w: WithdrawalRow; availableBefore: bigint }> {
-  const client = await f.fundedClient('BTC', 50_000_000n, 'cold');
-  const availableBefore = (await f.entitlement(client, 'BTC')).available;
-  const destination = f.externalAddress();
-  await f.bookAddress(client, destination);
-  const requested = await f.request({ clientId: client, asset: 'BTC', amount, destination, initiator });
-  const w = await f.settle(requested.id);
-  assert.equal(w.state, 'approvals', show({ state: w.state, failure: w.failure_code, detail: w.failure_detail }));
-  assert.equal(w.source_tier, 'cold');
-  assert.equal(w.approvals_required, 2);
-  assert.ok(w.intent_hash);
-  return { client, w, availableBefore };
-}
+const coldWaiting = (amount?: string, initiator?: string) => coldWaitingOn(f, amount, initiator);
 
 /** Everything a refused call must leave as it was. */
 async function snapshot(w: WithdrawalRow, client: string): Promise<unknown> {
