@@ -29,6 +29,7 @@ const HEADERS: Readonly<Record<string, string>> = {
 /** Every file the console serves, by the name in its URL. Nothing else under static/ is reachable. */
 const FILES: Readonly<Record<string, string>> = {
   'console.js': 'text/javascript; charset=utf-8',
+  'console-core.js': 'text/javascript; charset=utf-8',
   'console.css': 'text/css; charset=utf-8',
 };
 

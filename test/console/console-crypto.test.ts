@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { p256 } from '@noble/curves/nist.js';
 import { approvalMessage as signerApprovalMessage, canonicalJson as signerCanonicalJson, intentHash as signerIntentHash, type Intent } from '../../signer/src/intent.ts';
 import { rejectionMessage as apiRejectionMessage } from '../../src/withdrawals/approvers.ts';
-import * as console_ from '../../src/console/static/console.js';
+import * as console_ from '../../src/console/static/console-core.js';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
 

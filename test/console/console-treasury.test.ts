@@ -10,7 +10,7 @@ import { verify as nodeVerify, createPublicKey } from 'node:crypto';
 import type { TestApprover } from '../../signer/test/helpers.ts';
 import { show, startWithdrawals, type WithdrawalFixture } from '../helpers/withdrawals.ts';
 import { coldWaiting, startTreasuryHttp, type TreasuryHttp } from '../helpers/treasury.ts';
-import * as consoleModule from '../../src/console/static/console.js';
+import * as consoleModule from '../../src/console/static/console-core.js';
 
 let f: WithdrawalFixture;
 let http: TreasuryHttp;
