@@ -5,7 +5,6 @@ import { z } from 'zod';
 import { defineRoute, type RouteDef } from '../api/route.ts';
 import { limit, uuid } from '../api/schemas.ts';
 import { DomainError } from '../platform/errors.ts';
-import type { Queryable } from '../platform/tx.ts';
 import type { ClientService } from '../clients/client-service.ts';
 import type { CaseRow, CaseService } from './case-service.ts';
 
@@ -20,10 +19,6 @@ export const presentCase = (c: CaseRow) => ({
   resolvedAt: c.resolved_at?.toISOString() ?? null,
 });
 
-async function clientState(q: Queryable, clientId: string): Promise<string> {
-  const { rows } = await q.query<{ state: string }>('select state from clients where id = $1', [clientId]);
-  return rows[0]!.state;
-}
 
 export function caseRoutes(deps: { cases: CaseService; clients: ClientService }): RouteDef[] {
   const { cases, clients } = deps;
@@ -53,7 +48,7 @@ export function caseRoutes(deps: { cases: CaseService; clients: ClientService })
         });
         const frozen = await cases.freezeClient(q, params.clientId, { reasonCode: 'DISPUTE', caseId: dispute.id, actor: actorLabel });
         await cases.notify(q, dispute, { channel: body.channel, template: 'dispute-received', payload: { category: body.category } });
-        return { status: 201, body: { case: presentCase(dispute), clientState: await clientState(q, params.clientId), frozenNow: frozen }, subject: dispute.id };
+        return { status: 201, body: { case: presentCase(dispute), clientState: (await clients.get(q, params.clientId)).state, frozenNow: frozen }, subject: dispute.id };
       },
     }),
     defineRoute({
@@ -76,7 +71,7 @@ export function caseRoutes(deps: { cases: CaseService; clients: ClientService })
         const { rows: stateChanges } = await q.query<{ from_state: string; to_state: string; reason: string; actor: string; created_at: Date }>(
           'select from_state, to_state, reason, actor, created_at from client_state_changes where case_id = $1 order by id', [c.id]);
         return { status: 200, body: {
-          case: presentCase(c), clientState: await clientState(q, c.client_id),
+          case: presentCase(c), clientState: (await clients.get(q, c.client_id)).state,
           notices: notices.map((n) => ({ id: n.id, channel: n.channel, template: n.template, payload: n.payload, createdAt: n.created_at.toISOString() })),
           stateChanges: stateChanges.map((s) => ({ from: s.from_state, to: s.to_state, reason: s.reason, actor: s.actor, at: s.created_at.toISOString() })),
         } };
@@ -95,7 +90,7 @@ export function caseRoutes(deps: { cases: CaseService; clients: ClientService })
           const agreed = (resolved.details as { channel?: 'email' | 'sms' | 'in_app' | 'post' }).channel ?? 'in_app';
           await cases.notify(q, resolved, { channel: body.channel ?? agreed, template: 'dispute-resolved', payload: { decision: body.decision } });
         }
-        return { status: 200, body: { case: presentCase(resolved), clientState: await clientState(q, resolved.client_id), unfrozen, releasedHolds }, subject: resolved.id };
+        return { status: 200, body: { case: presentCase(resolved), clientState: (await clients.get(q, resolved.client_id)).state, unfrozen, releasedHolds }, subject: resolved.id };
       },
     }),
   ];

@@ -22,7 +22,7 @@ import { buildErc20Transfer, buildEthTransfer, ETH_TRANSFER_GAS, parseEip1559, r
 import { isChainError } from '../chains/errors.ts';
 import { intentHash, type Intent } from '../../signer/src/intent.ts';
 import { appendEvent } from '../events/event-feed.ts';
-import { transition, type WithdrawalRow, type WithdrawalState } from './withdrawal-service.ts';
+import { freeReservedCoins, transition, type WithdrawalRow, type WithdrawalState } from './withdrawal-service.ts';
 import type { Compliance } from './compliance.ts';
 import type { ApproverRegistry } from './approvers.ts';
 import type { CaseService } from '../cases/index.ts';
@@ -157,7 +157,7 @@ export class WithdrawalPipeline {
       const hold = await this.deps.ledger.getHold(q, w.hold_id);
       if (hold?.state === 'pending') await this.deps.ledger.releaseHold(q, w.hold_id, 'pipeline');
     }
-    await q.query(`update utxos set status = 'unspent', reserved_by = null where reserved_by = $1 and status = 'reserved'`, [w.id]);
+    await freeReservedCoins(q, w.id);
     await q.query('update withdrawals set failure_code = $2, failure_detail = $3 where id = $1', [w.id, code, detail.slice(0, 2000)]);
     await transition(q, w, to, { code, detail });
     await appendEvent(q, to === 'rejected' ? 'withdrawal.rejected' : 'withdrawal.failed', w.client_id, w.id, { withdrawalId: w.id, code, detail });
@@ -221,7 +221,7 @@ export class WithdrawalPipeline {
       // client can still move nothing, and the case says so for compliance to act on.
       if (hold !== 'frozen') this.deps.log.error({ withdrawalId: w.id, caseId, hold }, 'sanctions hit: the withdrawal hold could not be frozen');
     }
-    await q.query(`update utxos set status = 'unspent', reserved_by = null where reserved_by = $1 and status = 'reserved'`, [w.id]);
+    await freeReservedCoins(q, w.id);
     await q.query('update withdrawals set failure_code = $2, failure_detail = $3 where id = $1', [w.id, 'SANCTIONED', detail.slice(0, 2000)]);
     await transition(q, w, 'rejected', { code: 'SANCTIONED', caseId, hold });
     await appendEvent(q, 'withdrawal.rejected', w.client_id, w.id, { withdrawalId: w.id, code: COMPLIANCE_HOLD.code });
@@ -437,7 +437,6 @@ export class WithdrawalPipeline {
     const tx = parseEip1559(signed.signedTx!);
     await q.query('update eth_nonces set next_nonce = greatest(next_nonce, $2) where address = $1', [build.from, tx.nonce + 1]);
     await q.query('update withdrawals set build = build || $2 where id = $1', [w.id, { nonce: tx.nonce, maxFeeWei: tx.maxFeeWei.toString() }]);
-    w = { ...w, build: { ...w.build, nonce: tx.nonce, maxFeeWei: tx.maxFeeWei.toString() } };
     await this.storeSigned(q, w, signed.signedTx!, signed.txHash!, tx.maxFeeWei);
   }
 

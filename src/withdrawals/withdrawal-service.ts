@@ -55,6 +55,11 @@ export async function transition(q: Queryable, w: { id: string; state: Withdrawa
   await q.query('insert into withdrawal_transitions (withdrawal_id, from_state, to_state, detail) values ($1, $2, $3, $4)', [w.id, w.state, to, detail]);
 }
 
+/** Frees the coins a withdrawal reserved and never spent (it ended before anything was sent). */
+export async function freeReservedCoins(q: Queryable, withdrawalId: string): Promise<void> {
+  await q.query(`update utxos set status = 'unspent', reserved_by = null where reserved_by = $1 and status = 'reserved'`, [withdrawalId]);
+}
+
 export class WithdrawalService {
   constructor(private readonly deps: {
     assets: AssetRegistry; ledger: LedgerService; clients: ClientService; compliance: Compliance; approvers: ApproverRegistry;
@@ -236,7 +241,7 @@ export class WithdrawalService {
       const hold = await this.deps.ledger.getHold(q, w.hold_id);
       if (hold?.state === 'pending') await this.deps.ledger.releaseHold(q, w.hold_id, detail.actor);
     }
-    await q.query(`update utxos set status = 'unspent', reserved_by = null where reserved_by = $1 and status = 'reserved'`, [w.id]);
+    await freeReservedCoins(q, w.id);
     if (failure) await q.query('update withdrawals set failure_code = $2, failure_detail = $3 where id = $1', [w.id, failure.code, failure.detail.slice(0, 2000)]);
     await transition(q, w, to, failure ? { ...detail, ...failure } : detail);
   }

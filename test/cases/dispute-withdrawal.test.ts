@@ -15,7 +15,7 @@ test('WDR-08 a dispute filed while a withdrawal waits to be signed freezes it: n
   const destination = f.externalAddress();
   await f.bookAddress(client, destination);
   const w = await f.request({ clientId: client, asset: 'BTC', amount: '0.01', destination });
-  for (let i = 0; i < 10 && (await f.module.service.get(f.db.app, w.id)).state !== 'signing'; i++) await f.module.pipeline!.step();
+  await f.stepUntil(w.id, 'signing');
   assert.equal((await f.module.service.get(f.db.app, w.id)).state, 'signing');
 
   const cases = f.module.cases;

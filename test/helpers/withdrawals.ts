@@ -28,6 +28,8 @@ export interface WithdrawalFixture extends Custody {
     initiator?: string; ownershipProof?: { message: string; signature: string };
     /** Signs the quote's ownership challenge with this key (the destination's: P2WPKH or an Ethereum account). */
     proveWith?: Uint8Array }): Promise<WithdrawalRow>;
+  /** Takes single pipeline steps (at most `maxSteps`) until the withdrawal is in `state`; returns it as it is then. */
+  stepUntil(id: string, state: string, maxSteps?: number): Promise<WithdrawalRow>;
   /** Runs the pipeline (mining blocks between steps) until the withdrawal leaves the active states or waits for approvals. */
   settle(id: string, options?: { untilState?: string }): Promise<WithdrawalRow>;
   approveAs(approver: TestApprover, w: WithdrawalRow): Promise<unknown>;
@@ -91,6 +93,10 @@ export async function startWithdrawals(chain: 'bitcoin' | 'ethereum', env: Recor
         ownershipProof,
         idempotencyId: `w-${++seq}`, actor: 'test',
       }));
+    },
+    async stepUntil(id, state, maxSteps = 10) {
+      for (let i = 0; i < maxSteps && (await module.service.get(c.db.app, id)).state !== state; i++) await module.pipeline!.step();
+      return module.service.get(c.db.app, id);
     },
     async settle(id, options = {}) {
       for (let round = 0; round < 400; round++) {

@@ -43,7 +43,7 @@ test('KEY-08 ETH nonce manager: a hot withdrawal the signer refuses takes no non
   const destination = f.externalAddress();
   await f.bookAddress(client, destination);
   const refused = await f.request({ clientId: client, asset: 'ETH', amount: '0.1', destination });
-  for (let i = 0; i < 10 && (await f.module.service.get(f.db.app, refused.id)).state !== 'signing'; i++) await f.module.pipeline!.step();
+  await f.stepUntil(refused.id, 'signing');
   assert.equal((await f.module.service.get(f.db.app, refused.id)).state, 'signing');
   // The compromised API swaps the destination inside the intent: the signer compares and refuses.
   await f.db.owner.query(`update withdrawals set intent = jsonb_set(intent, '{outputs,0,address}', to_jsonb($2::text)) where id = $1`,
@@ -90,7 +90,7 @@ test('WDR-03 a withdrawal whose hold has expired before signing is never signed:
   const destination = f.externalAddress();
   await f.bookAddress(client, destination);
   const w = await f.request({ clientId: client, asset: 'ETH', amount: '0.1', destination });
-  for (let i = 0; i < 10 && (await f.module.service.get(f.db.app, w.id)).state !== 'signing'; i++) await f.module.pipeline!.step();
+  await f.stepUntil(w.id, 'signing');
   // The hold runs out (e.g. the withdrawal waited longer than the hold's lifetime for Travel Rule data).
   await f.db.owner.query(`update holds set expires_at = now() - interval '1 second' where id = $1`, [w.hold_id]);
   await f.ledger.expireHolds();
