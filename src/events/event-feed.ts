@@ -5,7 +5,7 @@ import type { Queryable } from '../platform/tx.ts';
 export type EventType =
   | 'deposit.pending' | 'deposit.credited' | 'deposit.orphaned' | 'deposit.reversed' | 'deposit.suspense'
   | 'deposit.reversal_shortfall' | 'token.quarantined' | 'scanner.reorg' | 'scanner.reorg_too_deep'
-  | 'withdrawal.requested' | 'withdrawal.approvals_needed' | 'withdrawal.broadcast' | 'withdrawal.replaced' | 'withdrawal.stuck'
+  | 'withdrawal.requested' | 'withdrawal.approvals_needed' | 'withdrawal.broadcast' | 'withdrawal.replaced' | 'withdrawal.stuck' | 'withdrawal.delayed'
   | 'withdrawal.completed' | 'withdrawal.rejected' | 'withdrawal.failed' | 'withdrawal.cancelled'
   | 'client.frozen' | 'client.unfrozen' | 'client.notice';
 

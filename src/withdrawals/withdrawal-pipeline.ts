@@ -54,6 +54,35 @@ export function normalizeTxid(txid: string): string {
   return txid.toLowerCase();
 }
 
+/** The longest wait between two attempts of a paused withdrawal, as a multiple of retryDelayMs. */
+const MAX_BACKOFF_FACTOR = 64;
+/** Signer answers that say "not now", not "never". */
+const TRANSIENT_SIGNER_CODES = new Set(['REQUEST_IN_FLIGHT', 'SIGNER_BUSY', 'HSM_UNAVAILABLE']);
+
+/** A cause that can never go away by waiting: the withdrawal ends. Everything else pauses it. */
+export function isPermanent(error: unknown): boolean {
+  if (error instanceof SignerRefusal) return !TRANSIENT_SIGNER_CODES.has(error.code);
+  if (error instanceof DomainError) return !(['SIGNER_UNAVAILABLE', 'CHAIN_UNAVAILABLE', 'GAS_STATION_EMPTY'].includes(error.code) || error.data.transient === true);
+  if (isChainError(error)) return ['ADDRESS_INVALID', 'ADDRESS_WRONG_NETWORK', 'ADDRESS_UNSUPPORTED', 'AMOUNT_INVALID'].includes(error.code);
+  return false;
+}
+
+/** Runs `work` on the withdrawal under its row lock, in a transaction of its own. */
+async function withLockedWithdrawal(pool: pg.Pool, id: string, work: (q: pg.PoolClient, w: WithdrawalRow) => Promise<void>): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const { rows } = await client.query<WithdrawalRow>('select * from withdrawals where id = $1 for update', [id]);
+    if (rows[0]) await work(client, rows[0]);
+    await client.query('commit');
+  } catch (e) {
+    await client.query('rollback').catch(() => undefined);
+    throw e;
+  } finally {
+    client.release();
+  }
+}
+
 const RUNNABLE: readonly WithdrawalState[] = ['requested', 'screening', 'policy', 'travel_rule', 'approvals', 'signing', 'broadcast', 'confirming'];
 const INTENT_TTL_MS = 24 * 3600_000;
 /** A withdrawal is signed only while its hold has at least this long to live: time to confirm, replacements included. */
@@ -97,32 +126,34 @@ export class WithdrawalPipeline {
     }
   }
 
+  /**
+   * An outage is not a failure: a signer, chain node or database that is down (or any error we
+   * cannot name) pauses the withdrawal, retried with a capped backoff, and raises an alarm once it
+   * has waited maxAttempts steps (withdrawal.delayed, an error log). Only a permanent cause (a
+   * signer refusal, a domain error that is not transient) ends a withdrawal that has sent nothing.
+   */
   private async onError(w: WithdrawalRow, error: unknown): Promise<void> {
-    const transient = (isChainError(error) && ['RPC_UNAVAILABLE', 'RPC_ERROR', 'BROADCAST_NOT_ACCEPTED'].includes(error.code))
-      || (error instanceof DomainError && (['SIGNER_UNAVAILABLE', 'CHAIN_UNAVAILABLE'].includes(error.code) || error.data.transient === true));
+    const permanent = isPermanent(error);
     const code = error instanceof DomainError || isChainError(error) || error instanceof SignerRefusal ? error.code : 'INTERNAL';
     const detail = error instanceof Error ? error.message : String(error);
     this.deps.log.warn({ withdrawalId: w.id, state: w.state, code, detail }, 'withdrawal step failed');
+    const beforeBroadcast = ['requested', 'screening', 'policy', 'travel_rule', 'approvals', 'signing'].includes(w.state);
+    if (beforeBroadcast && permanent) {
+      // Nothing left our hands yet: fail and release the client's funds.
+      await withLockedWithdrawal(this.deps.pool, w.id, async (client, current) => {
+        if (current.state === w.state && !current.signed_tx) await this.finishUnsent(client, current, 'failed', code, detail);
+      });
+      return;
+    }
+    const attempts = w.attempts + 1;
     await this.deps.pool.query(
       `update withdrawals set attempts = attempts + 1, failure_code = $2, failure_detail = $3,
          next_run_at = now() + make_interval(secs => $4) where id = $1`,
-      [w.id, code, detail.slice(0, 2000), (this.deps.settings.retryDelayMs / 1000) * Math.min(2 ** w.attempts, 64)]);
-    const beforeBroadcast = ['requested', 'screening', 'policy', 'travel_rule', 'approvals', 'signing'].includes(w.state);
-    if (beforeBroadcast && (!transient || w.attempts + 1 >= this.deps.settings.maxAttempts)) {
-      // Nothing left our hands yet: fail and release the client's funds.
-      const client = await this.deps.pool.connect();
-      try {
-        await client.query('begin');
-        const { rows } = await client.query<WithdrawalRow>('select * from withdrawals where id = $1 for update', [w.id]);
-        const current = rows[0]!;
-        if (current.state === w.state && !current.signed_tx) await this.finishUnsent(client, current, 'failed', code, detail);
-        await client.query('commit');
-      } catch (e) {
-        await client.query('rollback').catch(() => undefined);
-        throw e;
-      } finally {
-        client.release();
-      }
+      [w.id, code, detail.slice(0, 2000), (this.deps.settings.retryDelayMs / 1000) * Math.min(2 ** Math.min(w.attempts, 16), MAX_BACKOFF_FACTOR)]);
+    if (attempts === this.deps.settings.maxAttempts) {
+      // The alarm, once per outage: the withdrawal keeps waiting (funds held) until the component is back.
+      this.deps.log.error({ withdrawalId: w.id, state: w.state, code, detail, attempts }, 'ALARM: withdrawal paused by an outage');
+      await appendEvent(this.deps.pool, 'withdrawal.delayed', w.client_id, w.id, { withdrawalId: w.id, state: w.state, code }).catch(() => undefined);
     }
   }
 
