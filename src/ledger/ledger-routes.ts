@@ -9,9 +9,9 @@ import type { Config } from '../platform/config.ts';
 
 export function presentHold(assets: AssetRegistry, h: Hold): Record<string, unknown> {
   return {
-    id: h.id, clientId: h.clientId, asset: h.asset, amount: assets.toDecimal(h.asset, h.amount), state: h.state,
+    id: h.id, owner: h.owner, purpose: h.purpose, clientId: h.clientId, asset: h.asset, amount: assets.toDecimal(h.asset, h.amount), state: h.state,
     postedAmount: h.postedAmount === null ? null : assets.toDecimal(h.asset, h.postedAmount), entryId: h.entryId,
-    reference: h.reference, expiresAt: h.expiresAt.toISOString(), createdAt: h.createdAt.toISOString(),
+    reference: h.reference, expiresAt: h.expiresAt.toISOString(), committedAt: h.committedAt?.toISOString() ?? null, createdAt: h.createdAt.toISOString(),
     resolvedAt: h.resolvedAt?.toISOString() ?? null,
   };
 }
@@ -66,7 +66,7 @@ export function ledgerRoutes(deps: { ledger: LedgerService; clients: ClientServi
         if (amount === 0n) throw new DomainError('AMOUNT_INVALID', 'amount must be greater than zero');
         // The client's existence and state are checked by ledger_place_hold in the same round trip.
         const { hold } = await ledger.placeHold(q, { idempotencyId, clientId: body.clientId, asset: body.asset, amount,
-          expiresAt: new Date(Date.now() + ttl * 1000), reference: body.reference ?? {}, actor: actorLabel });
+          expiresAt: new Date(Date.now() + ttl * 1000), reference: body.reference ?? {}, owner: 'exchange', actor: actorLabel });
         return { status: 201, body: presentHold(assets, hold), subject: hold.id };
       },
     }),
@@ -80,12 +80,14 @@ export function ledgerRoutes(deps: { ledger: LedgerService; clients: ClientServi
       },
     }),
     defineRoute({
-      method: 'post', path: '/v1/holds/:holdId/void', tag: 'ledger', roles: ['exchange'], summary: 'Void a pending hold (release it whole)',
+      method: 'post', path: '/v1/holds/:holdId/void', tag: 'ledger', roles: ['exchange'],
+      summary: 'Void a pending hold the exchange placed (release it whole); a hold owned by a withdrawal or another flow is refused with HOLD_NOT_OWNER',
       params: z.strictObject({ holdId: uuid }),
+      responses: { 200: 'Voided', 409: 'HOLD_NOT_OWNER / HOLD_NOT_PENDING' },
       async handler({ params, q, actorLabel }) {
         const hold = await ledger.getHold(q, params.holdId);
         if (!hold) throw new DomainError('HOLD_NOT_FOUND', `no hold ${params.holdId}`);
-        const voided = await ledger.releaseHold(q, params.holdId, actorLabel);
+        const voided = await ledger.releaseHold(q, params.holdId, 'exchange', actorLabel);
         return { status: 200, body: presentHold(assets, voided), subject: voided.id };
       },
     }),
@@ -99,7 +101,7 @@ export function ledgerRoutes(deps: { ledger: LedgerService; clients: ClientServi
         fee: z.strictObject({ amount: decimalAmount, feeScheduleVersion: z.string().min(1).max(64) }).optional(),
         reference: reference.optional(),
       }),
-      responses: { 200: 'Posted', 409: 'HOLD_NOT_PENDING / HOLD_EXPIRED', 422: 'HOLD_AMOUNT_EXCEEDED' },
+      responses: { 200: 'Posted', 409: 'HOLD_NOT_OWNER / HOLD_NOT_PENDING / HOLD_EXPIRED', 422: 'HOLD_AMOUNT_EXCEEDED' },
       async handler({ params, body, q, idempotencyId, actorLabel }) {
         const hold = await ledger.getHold(q, params.holdId);
         if (!hold) throw new DomainError('HOLD_NOT_FOUND', `no hold ${params.holdId}`);
@@ -110,7 +112,7 @@ export function ledgerRoutes(deps: { ledger: LedgerService; clients: ClientServi
         const credits = [{ accountId: await ledger.clientAccountId(q, body.toClientId, hold.asset), amount: amount - fee }];
         if (fee > 0n) credits.push({ accountId: await ledger.systemAccountId(q, hold.asset, 'house_fees'), amount: fee });
         const result = await ledger.postHold(q, {
-          holdId: hold.id, idempotencyId, type: fee > 0n ? 'fee' : 'transfer', debit: amount, credits, actor: actorLabel,
+          holdId: hold.id, owner: 'exchange', idempotencyId, type: fee > 0n ? 'fee' : 'transfer', debit: amount, credits, actor: actorLabel,
           cause: { holdId: hold.id, ...(body.fee ? { feeScheduleVersion: body.fee.feeScheduleVersion } : {}), ...(body.reference ?? {}) },
         });
         return { status: 200, body: { hold: presentHold(assets, result.hold), entryId: result.entryId }, subject: hold.id };

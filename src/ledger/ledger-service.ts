@@ -31,8 +31,24 @@ export interface EntryInput {
 
 export interface EntryResult { entryId: number; entryHash: string; replayed: boolean }
 
+/**
+ * Who may end a hold (SEG-05, WDR-03): the exchange (pre-trade holds it placed through the API), or
+ * the flow that placed it, named with its object: `withdrawal:<id>` (later `rebalancing:<id>`,
+ * `settlement:<id>`). The database refuses a void, post, commit or freeze by anyone else (HOLD_NOT_OWNER).
+ */
+export type HoldOwner = 'exchange' | `${'withdrawal' | 'rebalancing' | 'settlement'}:${string}`;
+
+export function withdrawalHoldOwner(withdrawalId: string): HoldOwner {
+  return `withdrawal:${withdrawalId}`;
+}
+
 export interface Hold {
   id: string;
+  owner: HoldOwner;
+  /** The owner's kind: exchange, withdrawal, rebalancing, settlement. */
+  purpose: string;
+  /** Set once the owner's transaction is signed: the hold no longer expires. */
+  committedAt: Date | null;
   accountId: number;
   clientId: string | null;
   asset: string;
@@ -84,24 +100,24 @@ async function call<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 interface HoldRow {
-  id: string; account_id: number; client_id: string | null; asset: string; amount: bigint; state: Hold['state'];
+  id: string; owner: HoldOwner; purpose: string; committed_at: Date | null; account_id: number; client_id: string | null; asset: string; amount: bigint; state: Hold['state'];
   posted_amount: bigint | null; entry_id: number | null; reference: Record<string, unknown>;
   expires_at: Date; created_at: Date; resolved_at: Date | null;
 }
 /** The hold as ledger_hold_json() returns it (numbers and timestamps as JSON). */
 interface HoldJson {
-  id: string; account_id: number; client_id: string | null; asset: string; amount: string; state: Hold['state'];
+  id: string; owner: HoldOwner; purpose: string; committed_at: string | null; account_id: number; client_id: string | null; asset: string; amount: string; state: Hold['state'];
   posted_amount: string | null; entry_id: number | null; reference: Record<string, unknown>;
   expires_at: string; created_at: string; resolved_at: string | null; replayed: boolean;
 }
 const holdFromJson = (r: HoldJson): Hold => ({
-  id: r.id, accountId: r.account_id, clientId: r.client_id, asset: r.asset, amount: BigInt(r.amount), state: r.state,
+  id: r.id, owner: r.owner, purpose: r.purpose, committedAt: r.committed_at ? new Date(r.committed_at) : null, accountId: r.account_id, clientId: r.client_id, asset: r.asset, amount: BigInt(r.amount), state: r.state,
   postedAmount: r.posted_amount === null ? null : BigInt(r.posted_amount), entryId: r.entry_id, reference: r.reference,
   expiresAt: new Date(r.expires_at), createdAt: new Date(r.created_at), resolvedAt: r.resolved_at ? new Date(r.resolved_at) : null,
 });
 
 const toHold = (r: HoldRow): Hold => ({
-  id: r.id, accountId: r.account_id, clientId: r.client_id, asset: r.asset, amount: r.amount, state: r.state,
+  id: r.id, owner: r.owner, purpose: r.purpose, committedAt: r.committed_at, accountId: r.account_id, clientId: r.client_id, asset: r.asset, amount: r.amount, state: r.state,
   postedAmount: r.posted_amount, entryId: r.entry_id, reference: r.reference, expiresAt: r.expires_at,
   createdAt: r.created_at, resolvedAt: r.resolved_at,
 });
@@ -173,7 +189,7 @@ export class LedgerService {
 
   async placeHold(q: Queryable, input: {
     idempotencyId: string; clientId: string; asset: string; amount: bigint; expiresAt: Date;
-    reference?: Record<string, unknown>; actor: string;
+    reference?: Record<string, unknown>; owner: HoldOwner; actor: string;
   }): Promise<{ hold: Hold; replayed: boolean }> {
     this.assets.requireActive(input.asset);
     let accountId: number;
@@ -184,17 +200,27 @@ export class LedgerService {
       throw error;
     }
     const reference = input.reference ?? {};
-    const requestHash = hashOf({ accountId, amount: input.amount, expiresAt: input.expiresAt.toISOString(), reference });
+    const requestHash = hashOf({ accountId, amount: input.amount, expiresAt: input.expiresAt.toISOString(), reference, owner: input.owner });
     const { rows } = await call(() => q.query<{ r: HoldJson }>('select ledger_place_hold($1) as r', [{
       idempotencyId: input.idempotencyId, accountId, amount: input.amount.toString(), expiresAt: input.expiresAt.toISOString(),
-      reference, requestHash, actor: input.actor,
+      reference, requestHash, owner: input.owner, actor: input.actor,
     }]));
     const r = rows[0]!.r;
     return { hold: holdFromJson(r), replayed: r.replayed };
   }
 
-  async releaseHold(q: Queryable, holdId: string, actor: string): Promise<Hold> {
-    await call(() => q.query('select ledger_release_hold($1, $2, $3)', [holdId, 'voided', actor]));
+  /** Voids a pending (or committed) hold, for its owner only (HOLD_NOT_OWNER otherwise). */
+  async releaseHold(q: Queryable, holdId: string, owner: HoldOwner, actor: string): Promise<Hold> {
+    await call(() => q.query('select ledger_void_hold($1, $2, $3)', [holdId, owner, actor]));
+    return (await this.getHold(q, holdId))!;
+  }
+
+  /**
+   * Commits a pending hold, for its owner: from now on it never expires (its transaction is about
+   * to be signed and may confirm at any time) until the owner posts or voids it. Idempotent.
+   */
+  async commitHold(q: Queryable, holdId: string, owner: HoldOwner, actor: string): Promise<Hold> {
+    await call(() => q.query('select ledger_commit_hold($1, $2, $3)', [holdId, owner, actor]));
     return (await this.getHold(q, holdId))!;
   }
 
@@ -202,8 +228,8 @@ export class LedgerService {
    * Freezes a pending hold under a compliance case (WDR-04): the amount stays held (the client's,
    * unavailable), the expiry loop no longer sees it, void and post refuse it. Idempotent.
    */
-  async freezeHold(q: Queryable, holdId: string, reference: { caseId: string } & Record<string, unknown>, actor: string): Promise<Hold> {
-    await call(() => q.query('select ledger_freeze_hold($1, $2, $3)', [holdId, reference, actor]));
+  async freezeHold(q: Queryable, holdId: string, owner: HoldOwner, reference: { caseId: string } & Record<string, unknown>, actor: string): Promise<Hold> {
+    await call(() => q.query('select ledger_freeze_hold($1, $2, $3, $4)', [holdId, owner, reference, actor]));
     return (await this.getHold(q, holdId))!;
   }
 
@@ -215,7 +241,7 @@ export class LedgerService {
 
   /** Posts a pending hold: `debit` (≤ hold) leaves the held account, `credits` receive it. */
   async postHold(q: Queryable, input: {
-    holdId: string; idempotencyId: string; type: EntryType; debit: bigint; credits: Posting[];
+    holdId: string; owner: HoldOwner; idempotencyId: string; type: EntryType; debit: bigint; credits: Posting[];
     /** More postings in the same entry that balance among themselves (e.g. the wallet-holdings side). */
     others?: Posting[];
     cause?: Record<string, unknown>; memo?: string; actor: string;
@@ -231,7 +257,7 @@ export class LedgerService {
       ...(input.others ?? []).map((c) => ({ accountId: c.accountId, amount: c.amount.toString() }))];
     const requestHash = hashOf({ type: input.type, postings, cause: input.cause ?? {}, memo: input.memo ?? null });
     const { rows } = await call(() => q.query<{ r: { entryId: number; replayed: boolean } }>('select ledger_post_hold($1) as r', [{
-      holdId: input.holdId, idempotencyId: input.idempotencyId, type: input.type, postings, cause: input.cause ?? {},
+      holdId: input.holdId, owner: input.owner, idempotencyId: input.idempotencyId, type: input.type, postings, cause: input.cause ?? {},
       memo: input.memo ?? null, requestHash, actor: input.actor,
     }]));
     return { hold: (await this.getHold(q, input.holdId))!, entryId: rows[0]!.r.entryId, replayed: rows[0]!.r.replayed };

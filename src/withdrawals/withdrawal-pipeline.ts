@@ -8,7 +8,7 @@ import { DomainError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Queryable } from '../platform/tx.ts';
 import type { AssetRegistry, Asset } from '../assets/asset-registry.ts';
-import type { LedgerService, Posting } from '../ledger/ledger-service.ts';
+import { withdrawalHoldOwner, type LedgerService, type Posting } from '../ledger/ledger-service.ts';
 import type { WalletService } from '../wallets/wallet-service.ts';
 import type { SignerClient } from '../signer-client/signer-client.ts';
 import { SignerRefusal } from '../signer-client/signer-client.ts';
@@ -186,7 +186,7 @@ export class WithdrawalPipeline {
   private async finishUnsent(q: Queryable, w: WithdrawalRow, to: 'rejected' | 'failed', code: string, detail: string): Promise<void> {
     if (w.hold_id) {
       const hold = await this.deps.ledger.getHold(q, w.hold_id);
-      if (hold?.state === 'pending') await this.deps.ledger.releaseHold(q, w.hold_id, 'pipeline');
+      if (hold?.state === 'pending') await this.deps.ledger.releaseHold(q, w.hold_id, withdrawalHoldOwner(w.id), 'pipeline');
     }
     await freeReservedCoins(q, w.id);
     await q.query('update withdrawals set failure_code = $2, failure_detail = $3 where id = $1', [w.id, code, detail.slice(0, 2000)]);
@@ -247,7 +247,7 @@ export class WithdrawalPipeline {
     if (w.hold_id) {
       const current = await this.deps.ledger.getHold(q, w.hold_id);
       hold = current?.state ?? 'missing';
-      if (current?.state === 'pending') hold = (await this.deps.ledger.freezeHold(q, w.hold_id, { caseId, withdrawalId: w.id, reason: 'sanctions_hit' }, 'pipeline:screening')).state;
+      if (current?.state === 'pending') hold = (await this.deps.ledger.freezeHold(q, w.hold_id, withdrawalHoldOwner(w.id), { caseId, withdrawalId: w.id, reason: 'sanctions_hit' }, 'pipeline:screening')).state;
       // A hold already gone (it expired while the worker was down) cannot be frozen: the frozen
       // client can still move nothing, and the case says so for compliance to act on.
       if (hold !== 'frozen') this.deps.log.error({ withdrawalId: w.id, caseId, hold }, 'sanctions hit: the withdrawal hold could not be frozen');
@@ -430,6 +430,9 @@ export class WithdrawalPipeline {
       return this.finishUnsent(q, w, 'failed', 'HOLD_EXPIRED',
         `the withdrawal's hold is ${hold?.state ?? 'missing'}${hold ? `, expiring ${hold.expiresAt.toISOString()}` : ''}: nothing is signed without a live hold`);
     }
+    // From here the coins may leave at any moment: the hold is committed and no longer expires
+    // until this withdrawal posts it (completed) or voids it (nothing was sent).
+    await this.deps.ledger.commitHold(q, hold.id, withdrawalHoldOwner(w.id), 'pipeline');
     if (this.asset(w).chain === 'ethereum') return this.signEthereum(q, w);
     const build = w.build as Record<string, string | number>;
     const signed = await this.signOrFinish(q, w, { psbt: build.psbt });
@@ -759,7 +762,7 @@ export class WithdrawalPipeline {
       { accountId: await ledger.systemAccountId(q, asset.code, 'external_chain'), amount: leaves },
     ];
     const posted = await ledger.postHold(q, {
-      holdId: w.hold_id!, idempotencyId: `withdrawal:${w.id}`, type: w.service_fee > 0n ? 'fee' : 'withdrawal',
+      holdId: w.hold_id!, owner: withdrawalHoldOwner(w.id), idempotencyId: `withdrawal:${w.id}`, type: w.service_fee > 0n ? 'fee' : 'withdrawal',
       debit: leaves + w.service_fee, credits, others, actor: 'pipeline',
       cause: { withdrawalId: w.id, txid: w.txid, chain: asset.chain, networkFee: networkFee.toString(), ...(w.service_fee > 0n ? { feeScheduleVersion: 'service-fee-v1' } : {}) },
     });
@@ -818,7 +821,7 @@ export class WithdrawalPipeline {
   /** A mined transaction that reverted (ERC-20): the asset did not move, the gas did. */
   private async finishFailedOnChain(q: Queryable, w: WithdrawalRow, gasUsedWei: bigint): Promise<void> {
     await this.bookHouseGas(q, w, gasUsedWei);
-    if (w.hold_id) await this.deps.ledger.releaseHold(q, w.hold_id, 'pipeline');
+    if (w.hold_id) await this.deps.ledger.releaseHold(q, w.hold_id, withdrawalHoldOwner(w.id), 'pipeline');
     await transition(q, w, 'failed', { code: 'REVERTED_ON_CHAIN' });
     await appendEvent(q, 'withdrawal.failed', w.client_id, w.id, { withdrawalId: w.id, code: 'REVERTED_ON_CHAIN', txid: w.txid });
   }

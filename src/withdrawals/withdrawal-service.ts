@@ -2,10 +2,11 @@
 // warning, expiry), a confirmation that places a hold for amount + maximum fee (WDR-03) and creates
 // the persisted withdrawal, treasury approvals and rejections (WDR-06) and cancellation. The pipeline
 // (withdrawal-pipeline.ts) does the rest.
+import { randomUUID } from 'node:crypto';
 import { DomainError } from '../platform/errors.ts';
 import type { Queryable } from '../platform/tx.ts';
 import type { AssetRegistry, Asset } from '../assets/asset-registry.ts';
-import type { LedgerService } from '../ledger/ledger-service.ts';
+import { withdrawalHoldOwner, type LedgerService } from '../ledger/ledger-service.ts';
 import type { ClientService } from '../clients/client-service.ts';
 import { decodeAddress } from '../chains/bitcoin/address.ts';
 import type { BitcoinNetworkName } from '../chains/bitcoin/networks.ts';
@@ -140,18 +141,20 @@ export class WithdrawalService {
     if (existing.rows[0]) throw new DomainError('WITHDRAWAL_STATE', 'this quote was already confirmed', { withdrawalId: existing.rows[0].id });
     const asset = this.deps.assets.get(quote.asset);
     const held = quote.amount + (asset.contractAddress ? 0n : quote.network_fee_max) + quote.service_fee;
+    // The hold belongs to the withdrawal (SEG-05): only the withdrawal ends it, never the exchange's hold routes.
+    const withdrawalId = randomUUID();
     const { hold } = await this.deps.ledger.placeHold(q, {
       idempotencyId: `${input.idempotencyId}:hold`, clientId: input.clientId, asset: asset.code, amount: held,
-      expiresAt: new Date(Date.now() + this.deps.holdTtlSeconds * 1000), reference: { quoteId: quote.id, purpose: 'withdrawal' }, actor: input.actor,
+      expiresAt: new Date(Date.now() + this.deps.holdTtlSeconds * 1000), reference: { quoteId: quote.id, purpose: 'withdrawal' }, owner: withdrawalHoldOwner(withdrawalId), actor: input.actor,
     });
     const travelRule = this.deps.compliance.sealBeneficiary({ beneficiary: input.beneficiary, ownershipProof: input.ownershipProof ?? null, quoteId: quote.id });
     const { rows } = await q.query<WithdrawalRow>(
-      `insert into withdrawals (quote_id, client_id, asset, chain, amount, service_fee, network_fee_max, usd_cents, destination, destination_type,
+      `insert into withdrawals (id, quote_id, client_id, asset, chain, amount, service_fee, network_fee_max, usd_cents, destination, destination_type,
                                 state, hold_id, initiator, consent, travel_rule_payload)
-       values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'requested', $11, $12, $13, $14) returning *`,
+       values ($15, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'requested', $11, $12, $13, $14) returning *`,
       [quote.id, input.clientId, asset.code, asset.chain, quote.amount.toString(), quote.service_fee.toString(), quote.network_fee_max.toString(),
         quote.usd_cents.toString(), quote.destination, input.destinationType, hold.id, input.initiatorUserId,
-        { ...input.consent, acknowledgedWarningId: input.acknowledgedWarningId, actor: input.actor }, travelRule]);
+        { ...input.consent, acknowledgedWarningId: input.acknowledgedWarningId, actor: input.actor }, travelRule, withdrawalId]);
     const w = rows[0]!;
     await q.query('insert into withdrawal_transitions (withdrawal_id, from_state, to_state, detail) values ($1, null, $2, $3)', [w.id, 'requested', { holdId: hold.id }]);
     await appendEvent(q, 'withdrawal.requested', w.client_id, w.id, { withdrawalId: w.id, asset: w.asset, amountBaseUnits: w.amount.toString() });
@@ -239,7 +242,7 @@ export class WithdrawalService {
     failure?: { code: string; detail: string }): Promise<void> {
     if (w.hold_id) {
       const hold = await this.deps.ledger.getHold(q, w.hold_id);
-      if (hold?.state === 'pending') await this.deps.ledger.releaseHold(q, w.hold_id, detail.actor);
+      if (hold?.state === 'pending') await this.deps.ledger.releaseHold(q, w.hold_id, withdrawalHoldOwner(w.id), detail.actor);
     }
     await freeReservedCoins(q, w.id);
     if (failure) await q.query('update withdrawals set failure_code = $2, failure_detail = $3 where id = $1', [w.id, failure.code, failure.detail.slice(0, 2000)]);

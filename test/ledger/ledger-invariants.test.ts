@@ -43,7 +43,7 @@ test('SEG-05 SEG-06 property: random credits, holds, posts, voids and transfers 
       try {
         if (o.kind === 'credit') await f.fund(clients[o.c]!, assets[o.a]!, o.amount);
         if (o.kind === 'hold') {
-          const { hold } = await f.ledger.placeHold(f.db.app, { idempotencyId: id, clientId: clients[o.c]!, asset: assets[o.a]!,
+          const { hold } = await f.ledger.placeHold(f.db.app, { owner: 'exchange', idempotencyId: id, clientId: clients[o.c]!, asset: assets[o.a]!,
             amount: o.amount, expiresAt: new Date(Date.now() + 3_600_000), actor: 'test' });
           pending.push(hold.id);
         }
@@ -52,11 +52,11 @@ test('SEG-05 SEG-06 property: random credits, holds, posts, voids and transfers 
           const hold = (await f.ledger.getHold(f.db.app, holdId))!;
           const debit = (hold.amount * BigInt(o.fraction)) / 100n || 1n;
           const to = await f.ledger.clientAccountId(f.db.app, clients[o.to]!, hold.asset);
-          if (to === hold.accountId) { await f.ledger.releaseHold(f.db.app, holdId, 'test'); continue; }
-          await f.ledger.postHold(f.db.app, { holdId, idempotencyId: id, type: 'transfer', debit, credits: [{ accountId: to, amount: debit }], actor: 'test' });
+          if (to === hold.accountId) { await f.ledger.releaseHold(f.db.app, holdId, 'exchange', 'test'); continue; }
+          await f.ledger.postHold(f.db.app, { owner: 'exchange', holdId, idempotencyId: id, type: 'transfer', debit, credits: [{ accountId: to, amount: debit }], actor: 'test' });
         }
         if (o.kind === 'void' && pending.length > 0) {
-          await f.ledger.releaseHold(f.db.app, pending.splice(o.i % pending.length, 1)[0]!, 'test');
+          await f.ledger.releaseHold(f.db.app, pending.splice(o.i % pending.length, 1)[0]!, 'exchange', 'test');
         }
         if (o.kind === 'transfer' && o.c !== o.to) {
           await f.ledger.transfer(f.db.app, { idempotencyId: id, fromClientId: clients[o.c]!, toClientId: clients[o.to]!,
@@ -89,7 +89,7 @@ test('SEG-05 two concurrent holds each for 60 % of a balance: exactly one is pla
   const c = await f.newClient();
   await f.fund(c, 'USDT', 1_000_000n);
   const results = await Promise.allSettled([0, 1].map((i) => f.ledger.placeHold(f.db.app, {
-    idempotencyId: `sixty-${c}-${i}`, clientId: c, asset: 'USDT', amount: 600_000n, expiresAt: new Date(Date.now() + 60_000), actor: 'test' })));
+    owner: 'exchange', idempotencyId: `sixty-${c}-${i}`, clientId: c, asset: 'USDT', amount: 600_000n, expiresAt: new Date(Date.now() + 60_000), actor: 'test' })));
   assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
   const [usdt] = (await f.ledger.clientBalances(f.db.app, c)).filter((b) => b.asset === 'USDT');
   assert.deepEqual(usdt!.entitlement, { total: 1_000_000n, held: 600_000n, available: 400_000n });
@@ -178,29 +178,29 @@ test('SEG-05 holds: post uses part, the remainder is released; void releases; ex
   const a = await f.newClient();
   const b = await f.newClient();
   await f.fund(a, 'ETH', 1000n);
-  const { hold } = await f.ledger.placeHold(f.db.app, { idempotencyId: `h1-${a}`, clientId: a, asset: 'ETH', amount: 600n,
+  const { hold } = await f.ledger.placeHold(f.db.app, { owner: 'exchange', idempotencyId: `h1-${a}`, clientId: a, asset: 'ETH', amount: 600n,
     expiresAt: new Date(Date.now() + 60_000), actor: 'test' });
   const toB = await f.ledger.clientAccountId(f.db.app, b, 'ETH');
-  await assert.rejects(f.ledger.postHold(f.db.app, { holdId: hold.id, idempotencyId: `p0-${a}`, type: 'transfer', debit: 601n,
+  await assert.rejects(f.ledger.postHold(f.db.app, { owner: 'exchange', holdId: hold.id, idempotencyId: `p0-${a}`, type: 'transfer', debit: 601n,
     credits: [{ accountId: toB, amount: 601n }], actor: 'test' }), (e: DomainError) => e.code === 'HOLD_AMOUNT_EXCEEDED');
-  const posted = await f.ledger.postHold(f.db.app, { holdId: hold.id, idempotencyId: `p1-${a}`, type: 'transfer', debit: 450n,
+  const posted = await f.ledger.postHold(f.db.app, { owner: 'exchange', holdId: hold.id, idempotencyId: `p1-${a}`, type: 'transfer', debit: 450n,
     credits: [{ accountId: toB, amount: 450n }], actor: 'test' });
   assert.equal(posted.hold.state, 'posted');
   assert.equal(posted.hold.postedAmount, 450n);
   let [eth] = (await f.ledger.clientBalances(f.db.app, a)).filter((x) => x.asset === 'ETH');
   assert.deepEqual(eth!.entitlement, { total: 550n, held: 0n, available: 550n });
-  await assert.rejects(f.ledger.releaseHold(f.db.app, hold.id, 'test'), (e: DomainError) => e.code === 'HOLD_NOT_PENDING');
+  await assert.rejects(f.ledger.releaseHold(f.db.app, hold.id, 'exchange', 'test'), (e: DomainError) => e.code === 'HOLD_NOT_PENDING');
 
-  const { hold: h2 } = await f.ledger.placeHold(f.db.app, { idempotencyId: `h2-${a}`, clientId: a, asset: 'ETH', amount: 500n,
+  const { hold: h2 } = await f.ledger.placeHold(f.db.app, { owner: 'exchange', idempotencyId: `h2-${a}`, clientId: a, asset: 'ETH', amount: 500n,
     expiresAt: new Date(Date.now() + 60_000), actor: 'test' });
-  await f.ledger.releaseHold(f.db.app, h2.id, 'test');
+  await f.ledger.releaseHold(f.db.app, h2.id, 'exchange', 'test');
   [eth] = (await f.ledger.clientBalances(f.db.app, a)).filter((x) => x.asset === 'ETH');
   assert.deepEqual(eth!.entitlement, { total: 550n, held: 0n, available: 550n });
 
-  const { hold: h3 } = await f.ledger.placeHold(f.db.app, { idempotencyId: `h3-${a}`, clientId: a, asset: 'ETH', amount: 550n,
+  const { hold: h3 } = await f.ledger.placeHold(f.db.app, { owner: 'exchange', idempotencyId: `h3-${a}`, clientId: a, asset: 'ETH', amount: 550n,
     expiresAt: new Date(Date.now() + 50), actor: 'test' });
   await new Promise((r) => setTimeout(r, 80));
-  await assert.rejects(f.ledger.postHold(f.db.app, { holdId: h3.id, idempotencyId: `p3-${a}`, type: 'transfer', debit: 1n,
+  await assert.rejects(f.ledger.postHold(f.db.app, { owner: 'exchange', holdId: h3.id, idempotencyId: `p3-${a}`, type: 'transfer', debit: 1n,
     credits: [{ accountId: toB, amount: 1n }], actor: 'test' }), (e: DomainError) => e.code === 'HOLD_EXPIRED');
   assert.ok((await f.ledger.expireHolds()) >= 1);
   assert.equal((await f.ledger.getHold(f.db.app, h3.id))!.state, 'expired');
@@ -216,10 +216,10 @@ test('SEG-08 balances as of a past instant reproduce that instant', async () => 
   const t1 = new Date();
   await new Promise((r) => setTimeout(r, 20));
   await f.fund(c, 'BTC', 50n);
-  const { hold } = await f.ledger.placeHold(f.db.app, { idempotencyId: `asof-${c}`, clientId: c, asset: 'BTC', amount: 30n,
+  const { hold } = await f.ledger.placeHold(f.db.app, { owner: 'exchange', idempotencyId: `asof-${c}`, clientId: c, asset: 'BTC', amount: 30n,
     expiresAt: new Date(Date.now() + 60_000), actor: 'test' });
   const t2 = new Date();
-  await f.ledger.releaseHold(f.db.app, hold.id, 'test');
+  await f.ledger.releaseHold(f.db.app, hold.id, 'exchange', 'test');
   const at1 = (await f.ledger.clientBalances(f.db.app, c, t1)).find((x) => x.asset === 'BTC')!;
   const at2 = (await f.ledger.clientBalances(f.db.app, c, t2)).find((x) => x.asset === 'BTC')!;
   const now = (await f.ledger.clientBalances(f.db.app, c)).find((x) => x.asset === 'BTC')!;

@@ -152,8 +152,8 @@ test('WDR-04 a frozen hold survives the expiry loop and the exchange\'s void; on
   assert.equal((await f.entitlement(client, 'BTC')).held, held, 'the expiry loop gave nothing back');
   // The exchange voids it: refused.
   const voided = await call('POST', `/v1/holds/${done.hold_id}/void`, keys.exchange);
-  assert.deepEqual([voided.status, voided.body.code], [409, 'HOLD_NOT_PENDING']);
-  await assert.rejects(inTransaction(f.db.app, (q) => f.ledger.releaseHold(q, done.hold_id!, 'test')), /HOLD_NOT_PENDING|not pending|frozen/i);
+  assert.deepEqual([voided.status, voided.body.code], [409, 'HOLD_NOT_OWNER']);
+  await assert.rejects(inTransaction(f.db.app, (q) => f.ledger.releaseHold(q, done.hold_id!, `withdrawal:${done.id}`, 'test')), /HOLD_NOT_PENDING|not pending|frozen/i);
   // Cancelling the rejected withdrawal is refused too.
   await assert.rejects(inTransaction(f.db.app, (q) => f.module.service.cancel(q, w.id, 'test')), /WITHDRAWAL_STATE|only unsigned|rejected/);
   assert.equal((await f.entitlement(client, 'BTC')).held, held);
