@@ -48,6 +48,19 @@ interface DepositRow {
 /** What the scanner needs to know about a receiving address. */
 export interface AddressOwner { walletId: string; clientId: string | null; tier: 'hot' | 'cold'; walletState: string }
 
+/**
+ * The entries that credited one generation of a deposit: `deposit:<chain>:<key>:<generation>` and
+ * its `:<part>` siblings, never another generation's (a LIKE on the prefix took generation 1 for
+ * 10 to 19) nor a reversal.
+ */
+export async function creditEntriesOf(q: Queryable, row: { chain: string; deposit_key: string; generation: number }): Promise<{ id: number; idempotency_id: string }[]> {
+  const base = `deposit:${row.chain}:${row.deposit_key}:${row.generation}`;
+  const { rows } = await q.query<{ id: number; idempotency_id: string }>(
+    `select id, idempotency_id from journal_entries where (idempotency_id = $1 or starts_with(idempotency_id, $1 || ':'))
+       and not starts_with(idempotency_id, $1 || ':reversal') order by id`, [base]);
+  return rows;
+}
+
 export class DepositScanner {
   constructor(
     private readonly pool: pg.Pool,
@@ -315,11 +328,9 @@ export class DepositScanner {
    */
   private async reverse(q: pg.PoolClient, row: DepositRow): Promise<number[]> {
     const base = `deposit:${row.chain}:${row.deposit_key}:${row.generation}:reversal`;
-    const { rows: entries } = await q.query<{ id: number; idempotency_id: string }>(
-      `select id, idempotency_id from journal_entries where idempotency_id like $1 order by id`,
-      [`deposit:${row.chain}:${row.deposit_key}:${row.generation}%`]);
+    const entries = await creditEntriesOf(q, row);
     const ids: number[] = [];
-    for (const entry of entries.filter((e) => !e.idempotency_id.includes(':reversal'))) {
+    for (const entry of entries) {
       const { rows: postings } = await q.query<{ account_id: number; amount: bigint; kind: string; asset: string }>(
         `select p.account_id, p.amount, a.kind, a.asset from postings p join accounts a on a.id = p.account_id where p.entry_id = $1 order by p.id`, [entry.id]);
       const negated: Posting[] = postings.map((p) => ({ accountId: p.account_id, amount: -p.amount }));
