@@ -23,7 +23,7 @@ async function call(method: string, path: string, key: string, body?: unknown): 
 }
 
 const holdRow = async (id: string) => (await f.db.owner.query<{ state: string; owner: string; committed_at: Date | null; expires_at: Date }>(
-  'select state, owner, committed_at, expires_at from holds where id = $1', [id])).rows[0]!;
+  'select * from holds where id = $1', [id])).rows[0]!;
 
 test('SEG-05 WDR-03 no role can void or post a withdrawal\'s hold through the hold routes: 409 HOLD_NOT_OWNER or 403, and nothing changes', async () => {
   const client = await f.fundedClient('BTC', 20_000_000n, 'hot');
