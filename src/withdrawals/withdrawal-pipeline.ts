@@ -456,22 +456,36 @@ export class WithdrawalPipeline {
     const priority = this.deps.settings.ethPriorityFeeWei < capPerGas ? this.deps.settings.ethPriorityFeeWei : capPerGas;
     const wanted = (await eth.rpc.getBaseFee()) * 2n + priority;
     const fees = { maxFeePerGas: wanted < capPerGas ? wanted : capPerGas, maxPriorityFeePerGas: priority };
-    // Gas for a token transfer first: a top-up commits on its own, so no nonce lock may be held yet.
-    if (build.gasFromHouse) await this.ensureGas(q, w, gasLimit * fees.maxFeePerGas, build.from);
-    await q.query('insert into eth_nonces (address, next_nonce) values ($1, 0) on conflict do nothing', [build.from]);
-    const { rows } = await q.query<{ next_nonce: number }>('select next_nonce from eth_nonces where address = $1 for update', [build.from]);
-    const chainNonce = await eth.rpc.getNonce(build.from, 'pending');
-    const nonce = Math.max(rows[0]!.next_nonce, chainNonce);
-    const unsigned = asset.contractAddress
+    // Gas for a token transfer first: the top-up is a step of its own (sign and store, then send, then wait).
+    if (build.gasFromHouse && !(await this.gasReady(q, w, gasLimit * fees.maxFeePerGas, build.from))) return;
+    const signed = await this.signWithNonce(q, build.from, (nonce) => (asset.contractAddress
       ? buildErc20Transfer({ chainId: eth.chainId, nonce, tokenContract: asset.contractAddress, to: w.destination, amount: w.amount, gasLimit, ...fees })
-      : buildEthTransfer({ chainId: eth.chainId, nonce, to: w.destination, valueWei: w.amount, gasLimit, ...fees });
-    const signed = await this.signOrFinish(q, w, { ethereumTx: unsigned.unsignedSerialized });
+      : buildEthTransfer({ chainId: eth.chainId, nonce, to: w.destination, valueWei: w.amount, gasLimit, ...fees })).unsignedSerialized,
+    (ethereumTx) => this.signOrFinish(q, w, { ethereumTx }));
     if (!signed) return;
-    // After a crash this may be the transaction signed before it: its nonce and fees are the ones that count.
+    await q.query('update withdrawals set build = build || $2 where id = $1', [w.id, { nonce: signed.tx.nonce, maxFeeWei: signed.tx.maxFeeWei.toString() }]);
+    await this.storeSigned(q, w, signed.signedTx, signed.txHash, signed.tx.maxFeeWei);
+  }
+
+  /**
+   * The nonce manager, the one nonce authority for every address we send from (client wallets and
+   * the gas station alike): the address's next nonce (ours in Postgres, or the chain's if it is
+   * ahead), taken under that row's lock in the same database transaction that stores the signed
+   * transaction. A nonce is used up only by a transaction that was signed and stored; if we crash
+   * after the signer signed but before the commit, the retry asks again under the same request id
+   * and the signer's replay log returns the transaction it already signed, with its own nonce,
+   * which is the one recorded here.
+   */
+  private async signWithNonce(q: pg.PoolClient, address: string, build: (nonce: number) => string,
+    sign: (ethereumTx: string) => Promise<{ signedTx?: string; txHash?: string } | undefined>): Promise<{ signedTx: string; txHash: string; tx: ReturnType<typeof parseEip1559> } | undefined> {
+    await q.query('insert into eth_nonces (address, next_nonce) values ($1, 0) on conflict do nothing', [address]);
+    const { rows } = await q.query<{ next_nonce: number }>('select next_nonce from eth_nonces where address = $1 for update', [address]);
+    const chainNonce = await this.deps.chains.ethereum.rpc.getNonce(address, 'pending');
+    const signed = await sign(build(Math.max(rows[0]!.next_nonce, chainNonce)));
+    if (!signed) return undefined;
     const tx = parseEip1559(signed.signedTx!);
-    await q.query('update eth_nonces set next_nonce = greatest(next_nonce, $2) where address = $1', [build.from, tx.nonce + 1]);
-    await q.query('update withdrawals set build = build || $2 where id = $1', [w.id, { nonce: tx.nonce, maxFeeWei: tx.maxFeeWei.toString() }]);
-    await this.storeSigned(q, w, signed.signedTx!, signed.txHash!, tx.maxFeeWei);
+    await q.query('update eth_nonces set next_nonce = greatest(next_nonce, $2) where address = $1', [address, tx.nonce + 1]);
+    return { signedTx: signed.signedTx!, txHash: signed.txHash!, tx };
   }
 
   /**
@@ -509,43 +523,61 @@ export class WithdrawalPipeline {
       signature: a.signature, signedAt: a.signed_at.toISOString(), expiresAt: a.expires_at.toISOString() }));
   }
 
-  /** ERC-20 gas from the house gas station (booked as house money), once per withdrawal. */
-  private async ensureGas(q: pg.PoolClient, w: WithdrawalRow, needWei: bigint, clientAddress: string): Promise<void> {
+  /**
+   * ERC-20 gas from the house gas station (booked as house money), once per withdrawal. Each call
+   * is one step that ends with the ordinary commit, never a commit in the middle: (1) fix the
+   * top-up's intent (stored, so a retry asks the signer for the very same thing), (2) sign it
+   * under the station's nonce lock and store it, (3) send the stored bytes, (4) wait until it is
+   * mined. Returns true once the client address holds the gas.
+   */
+  private async gasReady(q: pg.PoolClient, w: WithdrawalRow, needWei: bigint, clientAddress: string): Promise<boolean> {
     const eth = this.deps.chains.ethereum;
-    const balance = await eth.rpc.getBalance(clientAddress, 'latest');
     const build = w.build as Record<string, unknown>;
-    if (balance >= needWei) return;
-    if (build.gasTopUpTxid) {
-      // Sent already: wait for it, and send the same bytes again if the node lost it.
-      if (build.gasTopUpRaw && !(await eth.rpc.getTransaction(build.gasTopUpTxid as string))) {
-        await eth.rpc.broadcast(build.gasTopUpRaw as string).catch((error: unknown) => this.deps.log.warn({ err: error, withdrawalId: w.id }, 'gas top-up rebroadcast'));
+    const wait = async (code: string, detail: string, seconds = 1): Promise<false> => {
+      await q.query(`update withdrawals set failure_code = $2, failure_detail = $3, next_run_at = now() + make_interval(secs => $4) where id = $1`,
+        [w.id, code, detail, seconds]);
+      return false;
+    };
+    if (build.gasTopUpRaw) {
+      // Sent (or about to be): wait for it, and send the same bytes again if the node lost it.
+      const receipt = await eth.rpc.getReceipt(build.gasTopUpTxid as string);
+      if (receipt) return true;
+      if (!(await eth.rpc.getTransaction(build.gasTopUpTxid as string))) {
+        await eth.rpc.broadcast(build.gasTopUpRaw as string).catch((error: unknown) => this.deps.log.warn({ err: error, withdrawalId: w.id }, 'gas top-up broadcast'));
       }
-      throw new DomainError('CHAIN_UNAVAILABLE', 'waiting for the gas top-up to confirm');
+      return wait('GAS_TOP_UP_PENDING', 'waiting for the gas top-up to be mined');
     }
     const station = await this.deps.wallets.ensureHouseWallet(q, 'gas_station', 'ethereum');
-    // Twice the need: room for a same-nonce replacement with higher fees without a second top-up.
-    // What is left stays on the address as the house's gas float (house_gas_float) for the next one.
-    const topUp = 2n * needWei - balance;
-    const nonce = await eth.rpc.getNonce(station.address.address, 'pending');
-    const baseFee = await eth.rpc.getBaseFee();
-    const fees = { maxFeePerGas: baseFee * 2n + this.deps.settings.ethPriorityFeeWei, maxPriorityFeePerGas: this.deps.settings.ethPriorityFeeWei };
-    const unsigned = buildEthTransfer({ chainId: eth.chainId, nonce, to: clientAddress, valueWei: topUp, gasLimit: ETH_TRANSFER_GAS, ...fees });
-    const stationBalance = await eth.rpc.getBalance(station.address.address, 'pending');
-    if (stationBalance < topUp + unsigned.maxFeeWei) {
-      throw new DomainError('GAS_STATION_EMPTY', `the house gas station ${station.address.address} holds ${stationBalance} wei; this top-up needs ${topUp + unsigned.maxFeeWei}`, { transient: true });
+    if (!build.gasTopUpIntent) {
+      const balance = await eth.rpc.getBalance(clientAddress, 'latest');
+      if (balance >= needWei) return true;
+      // Twice the need: room for a same-nonce replacement with higher fees without a second top-up.
+      // What is left stays on the address as the house's gas float (house_gas_float) for the next one.
+      const topUp = 2n * needWei - balance;
+      const fees = { maxFeePerGas: (await eth.rpc.getBaseFee()) * 2n + this.deps.settings.ethPriorityFeeWei, maxPriorityFeePerGas: this.deps.settings.ethPriorityFeeWei };
+      const feeCap = ETH_TRANSFER_GAS * fees.maxFeePerGas;
+      const stationBalance = await eth.rpc.getBalance(station.address.address, 'pending');
+      if (stationBalance < topUp + feeCap) {
+        throw new DomainError('GAS_STATION_EMPTY', `the house gas station ${station.address.address} holds ${stationBalance} wei; this top-up needs ${topUp + feeCap}`, { transient: true });
+      }
+      const intent: Intent = {
+        intentId: `${w.id}:gas`, chain: 'ethereum', network: eth.chainId.toString(), asset: 'ETH', clientId: 'house', initiator: 'gas-station',
+        sourceKeyId: station.address.keyId, purpose: 'withdrawal', outputs: [{ address: clientAddress, amount: topUp.toString() }],
+        feeCap: feeCap.toString(), expiresAt: new Date(Date.now() + INTENT_TTL_MS).toISOString(),
+      };
+      await q.query('update withdrawals set build = build || $2 where id = $1', [w.id, { gasTopUpIntent: intent, gasTopUpWei: topUp.toString(), gasTopUpFees: { maxFeePerGas: fees.maxFeePerGas.toString(), maxPriorityFeePerGas: fees.maxPriorityFeePerGas.toString() } }]);
+      return wait('GAS_TOP_UP_PENDING', 'gas top-up prepared');
     }
-    const intent: Intent = {
-      intentId: `${w.id}:gas`, chain: 'ethereum', network: eth.chainId.toString(), asset: 'ETH', clientId: 'house', initiator: 'gas-station',
-      sourceKeyId: station.address.keyId, purpose: 'withdrawal', outputs: [{ address: clientAddress, amount: topUp.toString() }],
-      feeCap: unsigned.maxFeeWei.toString(), expiresAt: new Date(Date.now() + INTENT_TTL_MS).toISOString(),
-    };
-    const signed = await this.deps.signer.sign<{ signedTx: string; txHash: string }>({ requestId: `${w.id}:gas`, intent, transaction: { ethereumTx: unsigned.unsignedSerialized }, approvals: [] });
-    await q.query('update withdrawals set build = build || $2 where id = $1', [w.id, { gasTopUpTxid: signed.txHash, gasTopUpWei: topUp.toString(), gasTopUpRaw: signed.signedTx }]);
-    await q.query(`insert into own_transactions (chain, txid, purpose, withdrawal_id) values ('ethereum', $1, 'gas_top_up', $2) on conflict do nothing`, [normalizeTxid(signed.txHash), w.id]);
-    await q.query('commit');
-    await q.query('begin');
-    await eth.rpc.broadcast(signed.signedTx).catch((error: unknown) => this.deps.log.warn({ err: error }, 'gas top-up broadcast'));
-    throw new DomainError('CHAIN_UNAVAILABLE', 'gas top-up sent; the token transfer waits for it');
+    const intent = build.gasTopUpIntent as Intent;
+    const stored = build.gasTopUpFees as { maxFeePerGas: string; maxPriorityFeePerGas: string };
+    const fees = { maxFeePerGas: BigInt(stored.maxFeePerGas), maxPriorityFeePerGas: BigInt(stored.maxPriorityFeePerGas) };
+    const signed = await this.signWithNonce(q, station.address.address,
+      (nonce) => buildEthTransfer({ chainId: eth.chainId, nonce, to: clientAddress, valueWei: BigInt(build.gasTopUpWei as string), gasLimit: ETH_TRANSFER_GAS, ...fees }).unsignedSerialized,
+      (ethereumTx) => this.deps.signer.sign<{ signedTx: string; txHash: string }>({ requestId: `${w.id}:gas`, intent, transaction: { ethereumTx }, approvals: [] }));
+    await q.query('update withdrawals set build = build || $2 where id = $1', [w.id, { gasTopUpTxid: signed!.txHash, gasTopUpRaw: signed!.signedTx }]);
+    await q.query(`insert into own_transactions (chain, txid, purpose, withdrawal_id) values ('ethereum', $1, 'gas_top_up', $2) on conflict do nothing`, [normalizeTxid(signed!.txHash), w.id]);
+    // Stored: the next step sends these bytes, and only these.
+    return wait('GAS_TOP_UP_PENDING', 'gas top-up signed', 0);
   }
 
   private async broadcastStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {

@@ -13,6 +13,7 @@ import { createWithdrawalModule, type WithdrawalModule } from '../../src/withdra
 import type { ChainRuntime } from '../../src/deposits/chain-runtime.ts';
 import type { WithdrawalRow } from '../../src/withdrawals/withdrawal-service.ts';
 import type { WithdrawalPipeline } from '../../src/withdrawals/withdrawal-pipeline.ts';
+import type { SignerClient } from '../../src/signer-client/signer-client.ts';
 import { startCustody, CONFIRMATIONS, type Custody } from './custody.ts';
 import { signBip137 } from './bip137.ts';
 import { approve, tempDir, type TestApprover } from '../../signer/test/helpers.ts';
@@ -22,6 +23,8 @@ export interface WithdrawalFixture extends Custody {
   keyringFile: string;
   /** Another worker on the same database, signer and chain, with these config overrides (e.g. an impatient replacement policy). */
   pipelineWith(env: Record<string, string>): WithdrawalPipeline;
+  /** Another worker that talks to the signer through `signer` (e.g. one that dies right after the signer answered). */
+  pipelineWithSigner(signer: SignerClient): WithdrawalPipeline;
   /** Opens a client with verified KYC and funds its wallet of `tier` with `amount` base units (credited). */
   fundedClient(asset: 'BTC' | 'ETH' | 'USDT', amount: bigint, tier: 'hot' | 'cold'): Promise<string>;
   request(input: { clientId: string; asset: string; amount: string; destination: string; destinationType?: 'vasp' | 'self_hosted';
@@ -59,13 +62,14 @@ export async function startWithdrawals(chain: 'bitcoin' | 'ethereum', env: Recor
     ethereum: { rpc: c.eth?.rpc, chainId: 31337n, dev: c.eth },
     scanners: [c.scanner], stop: async () => undefined,
   } as unknown as ChainRuntime;
-  const moduleWith = (overrides: Record<string, string>) => createWithdrawalModule({ config: configWith(overrides), pool: c.db.app, assets: c.assets, ledger: c.ledger,
-    clients: c.clients, log: createLogger(process.env.AMANAT_TEST_LOG ?? 'silent'), wallets: c.wallets, signer: c.signerClient, chains });
+  const moduleWith = (overrides: Record<string, string>, signer: SignerClient = c.signerClient) => createWithdrawalModule({ config: configWith(overrides), pool: c.db.app, assets: c.assets, ledger: c.ledger,
+    clients: c.clients, log: createLogger(process.env.AMANAT_TEST_LOG ?? 'silent'), wallets: c.wallets, signer, chains });
   const module = moduleWith({});
   const mine = async (n: number) => { if (c.btc) await c.btc.mine(n); else await c.eth!.mine(n); };
   const fixture: WithdrawalFixture = {
     ...c, module, keyringFile,
     pipelineWith: (overrides) => moduleWith(overrides).pipeline!,
+    pipelineWithSigner: (signer) => moduleWith({}, signer).pipeline!,
     async fundedClient(asset, amount, tier) {
       const clientId = await c.newClient();
       await inTransaction(c.db.app, (q) => module.travelRule.storeKyc(q, clientId, {
@@ -105,7 +109,7 @@ export async function startWithdrawals(chain: 'bitcoin' | 'ethereum', env: Recor
         if (options.untilState && w.state === options.untilState) return w;
         if (['completed', 'rejected', 'failed', 'cancelled'].includes(w.state)) return w;
         if (w.state === 'approvals' && w.intent_hash && !options.untilState) return w;
-        if (w.state === 'confirming' || (w.state === 'signing' && w.failure_code === 'CHAIN_UNAVAILABLE')) await mine(1);
+        if (w.state === 'confirming' || (w.state === 'signing' && ['CHAIN_UNAVAILABLE', 'GAS_TOP_UP_PENDING'].includes(w.failure_code ?? ''))) await mine(1);
         await c.db.app.query('update withdrawals set next_run_at = now() where id = $1 and state not in ($2)', [id, 'approvals']);
       }
       throw new Error(`withdrawal ${id} did not settle: ${show(await module.service.get(c.db.app, id))}`);
