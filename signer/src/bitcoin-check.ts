@@ -1,11 +1,14 @@
 // Rebuild the meaning of a PSBT from its bytes and diff it against the approved intent (STYLE 7).
 // Addresses are compared as output scripts for the intent's network; the fee is computed from the
-// witness UTXOs (BIP-143 commits to their values, so a lie there only yields invalid signatures).
+// witness UTXOs. BIP-143 commits each input's signature to that input's own value only, so a lie
+// about one input still yields valid signatures for the others: the replay log keeps the value
+// and script each outpoint was first signed with and refuses any other (replay-log.ts).
 import * as bitcoin from 'bitcoinjs-lib';
 import { refuse } from './errors.ts';
 import type { Intent } from './intent.ts';
 import type { KeyLookup, SignerKey } from './keys.ts';
 import type { Policy } from './policy.ts';
+import type { SignedInput } from './replay-log.ts';
 
 export const bcoinRegtest: bitcoin.networks.Network = {
   messagePrefix: '\x18Bitcoin Signed Message:\n', bech32: 'rb', bip32: { public: 0xeab4fa05, private: 0xeab404c7 },
@@ -49,9 +52,33 @@ function estimateVsize(psbt: bitcoin.Psbt): bigint {
   return BigInt(Math.ceil((base * 4 + witness) / 4));
 }
 
+/**
+ * A PSBT may carry the full previous transaction as well as the witnessUtxo. It must be the
+ * transaction the outpoint names, and its output there must be the witnessUtxo exactly: bitcoinjs
+ * takes the value it signs from it, the fee check takes it from witnessUtxo.
+ */
+function checkNonWitnessUtxo(index: number, bytes: Uint8Array, txInput: { hash: Uint8Array; index: number }, witnessUtxo: { script: Uint8Array; value: bigint }): void {
+  let previous: bitcoin.Transaction;
+  try {
+    previous = bitcoin.Transaction.fromBuffer(bytes);
+  } catch {
+    return refuse('INPUT_UTXO_MISMATCH', `input ${index}: nonWitnessUtxo is not a transaction`);
+  }
+  if (!Buffer.from(previous.getHash()).equals(Buffer.from(txInput.hash))) {
+    refuse('INPUT_UTXO_MISMATCH', `input ${index}: nonWitnessUtxo is transaction ${previous.getId()}, not the one its outpoint names`);
+  }
+  const output = previous.outs[txInput.index];
+  if (!output) refuse('INPUT_UTXO_MISMATCH', `input ${index}: nonWitnessUtxo has no output ${txInput.index}`);
+  if (BigInt(output.value) !== BigInt(witnessUtxo.value) || !Buffer.from(output.script).equals(Buffer.from(witnessUtxo.script))) {
+    refuse('INPUT_UTXO_MISMATCH', `input ${index}: witnessUtxo (${witnessUtxo.value} sat) is not output ${txInput.index} of its nonWitnessUtxo (${output.value} sat)`);
+  }
+}
+
 export interface BitcoinPlan {
   psbt: bitcoin.Psbt;
   outpoints: string[];
+  /** Value (sat, decimal) and script (hex) of every input as the PSBT declares it, for the replay log. */
+  inputs: SignedInput[];
   /** inputKeys[i] is the listed source key whose P2WPKH script input i spends: the key that signs it. */
   inputKeys: SignerKey[];
   feeSat: bigint;
@@ -88,6 +115,7 @@ export function checkBitcoin(options: { psbtBase64: string; intent: Intent; sour
   const keyOfScript = new Map<string, SignerKey>(sources.map((key) => [p2wpkhScript(key).toString('hex'), key]));
   let inputSum = 0n;
   const outpoints: string[] = [];
+  const inputs: SignedInput[] = [];
   const inputKeys: SignerKey[] = [];
   for (const [index, input] of psbt.data.inputs.entries()) {
     const txInput = psbt.txInputs[index];
@@ -104,7 +132,9 @@ export function checkBitcoin(options: { psbtBase64: string; intent: Intent; sour
     inputSum += value;
     const outpoint = `${Buffer.from(txInput.hash).reverse().toString('hex')}:${txInput.index}`;
     if (outpoints.includes(outpoint)) refuse('MALFORMED_PSBT', `outpoint ${outpoint} is spent twice`);
+    if (input.nonWitnessUtxo) checkNonWitnessUtxo(index, input.nonWitnessUtxo, txInput, input.witnessUtxo);
     outpoints.push(outpoint);
+    inputs.push({ outpoint, value: value.toString(), script: Buffer.from(input.witnessUtxo.script).toString('hex') });
   }
 
   // Change: only back to a wallet of the same client (HOT-03).
@@ -172,5 +202,5 @@ export function checkBitcoin(options: { psbtBase64: string; intent: Intent; sour
   if (feeSat > BigInt(intent.feeCap)) refuse('FEE_ABOVE_CAP', `fee ${feeSat} sat exceeds the intent's cap ${intent.feeCap}`);
   const vsize = estimateVsize(psbt);
   if (feeSat > BigInt(maxFeeRateSatPerVbyte) * vsize) refuse('FEE_RATE_ABOVE_POLICY', `fee ${feeSat} sat for ~${vsize} vbytes exceeds ${maxFeeRateSatPerVbyte} sat/vB`);
-  return { psbt, outpoints, inputKeys, feeSat, vsize };
+  return { psbt, outpoints, inputs, inputKeys, feeSat, vsize };
 }

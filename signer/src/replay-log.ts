@@ -1,11 +1,23 @@
 // The signer's own append-only replay log (JSON lines, hash-chained, fdatasync'd before any
 // signature leaves the process). It is the signer's slashing protection: an outpoint or an
 // (key, chain, nonce) once signed for one intent is never signed for another, a request id is
-// bound to one intent, and a repeated request returns the first answer.
+// bound to one intent, and a repeated request returns the first answer. It also holds the coins:
+// the value and script of every outpoint as declared when it was first signed. BIP-143 commits an
+// input's signature to that input's own value only, so two signings of one transaction that each
+// lie about another input would combine into a valid transaction with a hidden fee; any later
+// request that declares another value or script for a known outpoint is refused.
 import { createHash } from 'node:crypto';
+import * as bitcoin from 'bitcoinjs-lib';
 import { closeSync, existsSync, fdatasyncSync, ftruncateSync, openSync, readFileSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { SignerError } from './errors.ts';
+
+/** A coin as declared when it was first signed: value in satoshi (decimal), P2WPKH script (hex). */
+export interface SignedInput {
+  outpoint: string;
+  value: string;
+  script: string;
+}
 
 export interface ReplayEntry {
   requestId: string;
@@ -15,11 +27,15 @@ export interface ReplayEntry {
   chain: 'bitcoin' | 'ethereum';
   /** BTC: "txid:vout" of every input signed. */
   outpoints: string[];
+  /** BTC: value and script of every input signed, as declared (empty for ETH). */
+  inputs: SignedInput[];
   /** ETH: "keyId:chainId:nonce". */
   nonce: string | null;
 }
 
-interface StoredEntry extends ReplayEntry {
+interface StoredEntry extends Omit<ReplayEntry, 'inputs'> {
+  /** Absent in lines written before coin values were recorded. */
+  inputs?: SignedInput[];
   seq: number;
   at: string;
   response: unknown;
@@ -36,11 +52,38 @@ export interface Reservation {
 const MAX_QUEUE = 100_000;
 const GENESIS = '0'.repeat(64);
 
+/**
+ * Lines written before coin values were recorded: the values and scripts the signature committed
+ * to are in the signed PSBT of the stored answer. Unknown (and so first-declared-wins) only if
+ * that PSBT is missing or does not parse.
+ */
+function inputsOfLegacyEntry(entry: StoredEntry): SignedInput[] {
+  if (entry.chain !== 'bitcoin') return [];
+  const psbtBase64 = (entry.response as { psbt?: unknown } | undefined)?.psbt;
+  if (typeof psbtBase64 !== 'string') return [];
+  try {
+    const psbt = bitcoin.Psbt.fromBase64(psbtBase64);
+    return psbt.data.inputs.flatMap((input, index) => {
+      const txInput = psbt.txInputs[index];
+      if (!txInput || !input.witnessUtxo) return [];
+      return [{
+        outpoint: `${Buffer.from(txInput.hash).reverse().toString('hex')}:${txInput.index}`,
+        value: input.witnessUtxo.value.toString(), script: Buffer.from(input.witnessUtxo.script).toString('hex'),
+      }];
+    });
+  } catch {
+    return [];
+  }
+}
+
+const sameSet = (a: readonly string[], b: readonly string[]): boolean => a.length === b.length && new Set([...a, ...b]).size === a.length && new Set(a).size === a.length;
+
 export class ReplayLog {
   private readonly byRequest = new Map<string, { intentHash: string; response: unknown }>();
   private readonly intentOfIntentId = new Map<string, string>();
   private readonly intentOfOutpoint = new Map<string, string>();
   private readonly intentOfNonce = new Map<string, string>();
+  private readonly coinOfOutpoint = new Map<string, { value: string; script: string }>();
   private readonly signingsOfIntent = new Map<string, { outpoints: string[]; nonce: string | null }[]>();
   private seq = 0;
   private lastHash = GENESIS;
@@ -78,7 +121,7 @@ export class ReplayLog {
     const file = await open(path, 'a', 0o600);
     const replay = new ReplayLog(path, file);
     for (const entry of entries) {
-      replay.index(entry, entry.response);
+      replay.index({ ...entry, inputs: entry.inputs ?? inputsOfLegacyEntry(entry) }, entry.response);
       replay.seq = entry.seq;
     }
     replay.lastHash = prev;
@@ -100,6 +143,7 @@ export class ReplayLog {
     put(this.byRequest, entry.requestId, { intentHash: entry.intentHash, response });
     put(this.intentOfIntentId, entry.intentId, entry.intentHash);
     for (const outpoint of entry.outpoints) put(this.intentOfOutpoint, outpoint, entry.intentHash);
+    for (const input of entry.inputs) put(this.coinOfOutpoint, input.outpoint, { value: input.value, script: input.script });
     if (entry.nonce !== null) put(this.intentOfNonce, entry.nonce, entry.intentHash);
     const signings = this.signingsOfIntent.get(entry.intentHash) ?? [];
     const signing = { outpoints: entry.outpoints, nonce: entry.nonce };
@@ -130,6 +174,19 @@ export class ReplayLog {
     }
     const intentForId = this.intentOfIntentId.get(entry.intentId);
     if (intentForId !== undefined && intentForId !== entry.intentHash) conflict(`intent id ${entry.intentId} was already signed with different content`);
+    // The coins are the signer's: a known outpoint keeps the value and script it was first signed with.
+    for (const input of entry.inputs) {
+      const known = this.coinOfOutpoint.get(input.outpoint);
+      if (known === undefined) continue;
+      if (known.value !== input.value) {
+        throw new SignerError('INPUT_VALUE_MISMATCH', `outpoint ${input.outpoint} was signed as ${known.value} sat; this request says ${input.value} sat`,
+          { outpoint: input.outpoint, signedValue: known.value, declaredValue: input.value });
+      }
+      if (known.script !== input.script) {
+        throw new SignerError('INPUT_VALUE_MISMATCH', `outpoint ${input.outpoint} was signed with another script than this request declares`,
+          { outpoint: input.outpoint, signedScript: known.script, declaredScript: input.script });
+      }
+    }
     for (const outpoint of entry.outpoints) {
       const other = this.intentOfOutpoint.get(outpoint);
       if (other !== undefined && other !== entry.intentHash) conflict(`outpoint ${outpoint} was already signed for another intent`);
@@ -138,12 +195,14 @@ export class ReplayLog {
       const other = this.intentOfNonce.get(entry.nonce);
       if (other !== undefined && other !== entry.intentHash) conflict(`nonce ${entry.nonce} was already signed for another intent`);
     }
-    // A second signing of the same intent (fee bump, rebuilt tx) must conflict with every earlier
-    // one on-chain, or both could confirm and pay twice.
+    // A second signing of the same intent (a fee bump) must conflict with every earlier one on-chain,
+    // or both could confirm and pay twice: ETH the same nonce; BTC exactly the same outpoints (the
+    // service's replacements spend the original inputs, spendAll), so no coin the approvers never
+    // saw is brought in and every signing of the intent commits to the same coin values.
     for (const prior of this.signingsOfIntent.get(entry.intentHash) ?? []) {
       if (entry.chain === 'ethereum' && prior.nonce !== entry.nonce) conflict(`intent already signed with nonce ${prior.nonce ?? '?'}: a replacement must reuse it`);
-      if (entry.chain === 'bitcoin' && !prior.outpoints.some((outpoint) => entry.outpoints.includes(outpoint))) {
-        conflict('intent already signed: a replacement must spend at least one of the same outpoints');
+      if (entry.chain === 'bitcoin' && !sameSet(prior.outpoints, entry.outpoints)) {
+        conflict(`intent already signed spending ${prior.outpoints.length} outpoint(s): a replacement must spend exactly the same outpoints`);
       }
     }
     const undo = this.index(entry, undefined);

@@ -184,7 +184,7 @@ export class SignService {
     if (intent.chain === 'bitcoin') {
       if (!('psbt' in request.transaction)) return refuse('INVALID_REQUEST', 'a bitcoin intent needs transaction.psbt');
       const plan = checkBitcoin({ psbtBase64: request.transaction.psbt, intent, source, sources, keys: lookup, policy: this.policy });
-      const decision = this.replay.begin({ requestId: request.requestId, intentId: intent.intentId, intentHash, keyId: source.id, chain: 'bitcoin', outpoints: plan.outpoints, nonce: null });
+      const decision = this.replay.begin({ requestId: request.requestId, intentId: intent.intentId, intentHash, keyId: source.id, chain: 'bitcoin', outpoints: plan.outpoints, inputs: plan.inputs, nonce: null });
       if (decision.kind === 'repeat') return { ...(decision.response as Record<string, unknown>), repeated: true };
       try {
         // Each input is signed by the key whose P2WPKH script it spends (bitcoinjs checks the pubkey
@@ -218,7 +218,7 @@ export class SignService {
     if (!('ethereumTx' in request.transaction)) return refuse('INVALID_REQUEST', 'an ethereum intent needs transaction.ethereumTx');
     const plan = checkEthereum({ txHex: request.transaction.ethereumTx, intent, source, keys: lookup, policy: this.policy });
     const nonceKey = `${source.id}:${plan.chainId}:${plan.nonce}`;
-    const decision = this.replay.begin({ requestId: request.requestId, intentId: intent.intentId, intentHash, keyId: source.id, chain: 'ethereum', outpoints: [], nonce: nonceKey });
+    const decision = this.replay.begin({ requestId: request.requestId, intentId: intent.intentId, intentHash, keyId: source.id, chain: 'ethereum', outpoints: [], inputs: [], nonce: nonceKey });
     if (decision.kind === 'repeat') return { ...(decision.response as Record<string, unknown>), repeated: true };
     try {
       const digest = Buffer.from(plan.tx.unsignedHash.slice(2), 'hex');

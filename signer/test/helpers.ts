@@ -2,7 +2,7 @@
 // HTTP over its Unix socket, real approver keys (node:crypto), PSBTs and EIP-1559 transactions.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, sign as cryptoSign, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, type Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -142,26 +142,50 @@ export function randomP2wpkhAddress(network: bitcoin.networks.Network = regtest)
   return bitcoin.payments.p2wpkh({ hash: randomBytes(20), network }).address ?? '';
 }
 
-/** `publicKey` (compressed hex): the key whose P2WPKH output this is; default: buildPsbt's sourcePublicKey. */
-export interface UtxoSpec { txid: string; vout: number; value: bigint; publicKey?: string }
+/**
+ * `publicKey` (compressed hex): the key whose P2WPKH output this is; default: buildPsbt's sourcePublicKey.
+ * `nonWitnessUtxo`: the full previous transaction, when a test wants the PSBT to carry it.
+ */
+export interface UtxoSpec { txid: string; vout: number; value: bigint; publicKey?: string; nonWitnessUtxo?: Uint8Array }
 
 export function randomUtxo(value: bigint, publicKey?: string): UtxoSpec {
   return { txid: randomBytes(32).toString('hex'), vout: 0, value, ...(publicKey === undefined ? {} : { publicKey }) };
 }
 
-export function buildPsbt(options: { sourcePublicKey: string; utxos: UtxoSpec[]; outputs: { address?: string; script?: Buffer; value: bigint }[]; network?: bitcoin.networks.Network }): string {
+/** nSequence the service builds with (src/chains/bitcoin/psbt.ts SEQUENCE_RBF): BIP-125 replaceable, no relative lock. */
+export const SEQUENCE_RBF = 0xfffffffd;
+
+/**
+ * An unsigned PSBT shaped like the service's (version 2, nLockTime 0, nSequence 0xfffffffd,
+ * witnessUtxo on every input) unless a test overrides a field, as a compromised API would.
+ */
+export function buildPsbt(options: {
+  sourcePublicKey: string; utxos: UtxoSpec[]; outputs: { address?: string; script?: Buffer; value: bigint }[]; network?: bitcoin.networks.Network;
+  version?: number; locktime?: number; sequence?: number;
+}): string {
   const network = options.network ?? regtest;
   const psbt = new bitcoin.Psbt({ network });
+  psbt.setVersion(options.version ?? 2);
+  psbt.setLocktime(options.locktime ?? 0);
   for (const utxo of options.utxos) {
     const script = bitcoin.payments.p2wpkh({ pubkey: Buffer.from(utxo.publicKey ?? options.sourcePublicKey, 'hex'), network }).output;
     if (!script) throw new Error('no script');
-    psbt.addInput({ hash: utxo.txid, index: utxo.vout, witnessUtxo: { script, value: utxo.value } });
+    psbt.addInput({
+      hash: utxo.txid, index: utxo.vout, sequence: options.sequence ?? SEQUENCE_RBF, witnessUtxo: { script, value: utxo.value },
+      ...(utxo.nonWitnessUtxo ? { nonWitnessUtxo: utxo.nonWitnessUtxo } : {}),
+    });
   }
   for (const output of options.outputs) {
     if (output.script) psbt.addOutput({ script: output.script, value: output.value });
     else psbt.addOutput({ address: output.address ?? '', value: output.value });
   }
   return psbt.toBase64();
+}
+
+/** The signer's replay log file in a prepared signer directory (empty before the first signature). */
+export function replayLogBytes(dir: string): Buffer {
+  const path = join(dir, 'data', 'replay-log.jsonl');
+  return existsSync(path) ? readFileSync(path) : Buffer.alloc(0);
 }
 
 // ---------- Ethereum ----------
