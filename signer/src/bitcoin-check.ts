@@ -39,6 +39,30 @@ function scriptOf(address: string, network: bitcoin.networks.Network, what: stri
   }
 }
 
+/** What the service builds (src/chains/bitcoin/psbt.ts): version 2, nLockTime 0, every nSequence SEQUENCE_RBF. */
+export const TX_VERSION = 2;
+export const LOCKTIME = 0;
+/** BIP-125 replaceable, no BIP-68 relative lock, nLockTime not final-disabled (0xfffffffd). */
+export const SEQUENCE_RBF = 0xfffffffd;
+/** Bitcoin Core's default -dustrelayfee, sat per 1000 vbytes. */
+const DUST_RELAY_FEE_SAT_PER_KVB = 3000n;
+
+function isWitnessProgram(script: Uint8Array): boolean {
+  const [version, length] = script;
+  if (version === undefined || length === undefined || script.length < 4 || script.length > 42) return false;
+  return (version === 0x00 || (version >= 0x51 && version <= 0x60)) && length + 2 === script.length;
+}
+
+/**
+ * Bitcoin Core's GetDustThreshold: below it an output costs more to spend than it is worth at the
+ * dust relay fee (294 sat for P2WPKH, 330 for P2WSH/P2TR, 540 for P2SH, 546 for P2PKH).
+ */
+export function dustThreshold(script: Uint8Array): bigint {
+  const outputSize = 8 + varIntSize(script.length) + script.length;
+  const spendSize = 32 + 4 + 1 + (isWitnessProgram(script) ? Math.floor(107 / 4) : 107) + 4;
+  return (BigInt(outputSize + spendSize) * DUST_RELAY_FEE_SAT_PER_KVB) / 1000n;
+}
+
 function varIntSize(n: number): number {
   return n < 0xfd ? 1 : n <= 0xffff ? 3 : 5;
 }
@@ -110,6 +134,10 @@ export function checkBitcoin(options: { psbtBase64: string; intent: Intent; sour
   const { maxInputs, maxOutputs, maxFeeRateSatPerVbyte } = policy.document.bitcoin;
   if (psbt.txInputs.length === 0 || psbt.txInputs.length > maxInputs) refuse('MALFORMED_PSBT', `the PSBT has ${psbt.txInputs.length} inputs (1..${maxInputs})`);
   if (psbt.txOutputs.length === 0 || psbt.txOutputs.length > maxOutputs) refuse('MALFORMED_PSBT', `the PSBT has ${psbt.txOutputs.length} outputs (1..${maxOutputs})`);
+  // Fields the intent does not name are signed only as the service builds them: a far nLockTime or a
+  // relative lock would hold the coins (and the client's funds) hostage, another version is nonstandard.
+  if (psbt.version !== TX_VERSION) refuse('TX_VERSION_NOT_ALLOWED', `transaction version ${psbt.version}; only version ${TX_VERSION} is signed`);
+  if (psbt.locktime !== LOCKTIME) refuse('LOCKTIME_NOT_ALLOWED', `nLockTime ${psbt.locktime}; only ${LOCKTIME} is signed`);
 
   // Inputs: every one spends the P2WPKH output of one of the listed source keys, SIGHASH_ALL only.
   const keyOfScript = new Map<string, SignerKey>(sources.map((key) => [p2wpkhScript(key).toString('hex'), key]));
@@ -121,8 +149,15 @@ export function checkBitcoin(options: { psbtBase64: string; intent: Intent; sour
     const txInput = psbt.txInputs[index];
     if (!txInput) refuse('MALFORMED_PSBT', `input ${index} is missing`);
     if (!input.witnessUtxo) refuse('MALFORMED_PSBT', `input ${index} has no witnessUtxo`);
-    if (input.finalScriptWitness || input.finalScriptSig) refuse('MALFORMED_PSBT', `input ${index} is already finalised`);
+    // Signatures come from the HSM only: anything already signed or finalised is refused before it is asked.
+    if ((input.partialSig?.length ?? 0) > 0 || input.tapKeySig || (input.tapScriptSig?.length ?? 0) > 0 || input.finalScriptWitness || input.finalScriptSig) {
+      refuse('PSBT_ALREADY_SIGNED', `input ${index} already carries a signature or a final script`);
+    }
     if (input.redeemScript || input.witnessScript) refuse('INPUT_NOT_SOURCE_KEY', `input ${index} is not a plain P2WPKH input`);
+    if (input.tapInternalKey || input.tapMerkleRoot || (input.tapLeafScript?.length ?? 0) > 0 || (input.tapBip32Derivation?.length ?? 0) > 0) {
+      refuse('INPUT_NOT_SOURCE_KEY', `input ${index} carries taproot fields: it is not a plain P2WPKH input`);
+    }
+    if (txInput.sequence !== SEQUENCE_RBF) refuse('SEQUENCE_NOT_ALLOWED', `input ${index} has nSequence 0x${(txInput.sequence ?? 0xffffffff).toString(16)}; only 0x${SEQUENCE_RBF.toString(16)} is signed`);
     const inputKey = keyOfScript.get(Buffer.from(input.witnessUtxo.script).toString('hex'));
     if (!inputKey) refuse('INPUT_NOT_SOURCE_KEY', `input ${index} does not spend a wallet of the intent's source key(s)`);
     inputKeys.push(inputKey);
@@ -190,6 +225,11 @@ export function checkBitcoin(options: { psbtBase64: string; intent: Intent; sour
   if (missing.length > 0) refuse('MISSING_OUTPUT', `${missing.length} intent output(s) are not paid by the transaction`);
   for (const pair of pairs) {
     if (pair.value !== pair.expected) refuse('AMOUNT_MISMATCH', `output ${pair.index} pays ${pair.value} sat, the intent says ${pair.expected}`, { output: pair.index, actual: pair.value.toString(), expected: pair.expected.toString() });
+  }
+  // No output the network would not relay or that costs more to spend than it holds, change included.
+  for (const [index, output] of psbt.txOutputs.entries()) {
+    const dust = dustThreshold(output.script);
+    if (BigInt(output.value) < dust) refuse('OUTPUT_BELOW_DUST', `output ${index} pays ${output.value} sat, below the dust limit of ${dust} sat`, { output: index, value: output.value.toString(), dust: dust.toString() });
   }
 
   const asset = policy.document.assets[intent.asset];

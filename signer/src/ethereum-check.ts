@@ -44,6 +44,8 @@ export function checkEthereum(options: { txHex: string; intent: Intent; source: 
   const asset = policy.document.assets[intent.asset];
   if (!asset || asset.chain !== 'ethereum') refuse('ASSET_NOT_ALLOWED', `asset ${intent.asset} is not an ethereum asset in the signer policy`);
   const wantAmount = BigInt(output.amount);
+  // The service never builds a transfer of nothing; it would only spend gas (and a nonce).
+  if (wantAmount === 0n) refuse('INVALID_INTENT', 'an ethereum transfer of 0 is never signed');
   const wantTo = address(output.address, 'destination');
   let paidTo: string;
   let paid: bigint;
