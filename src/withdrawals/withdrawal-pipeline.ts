@@ -67,6 +67,19 @@ export function isPermanent(error: unknown): boolean {
   return false;
 }
 
+/**
+ * What the other withdrawals of this client and asset will still take out of its hot wallet: each
+ * one sourced from hot, past the policy and not yet completed, reserves its amount and (when the
+ * client pays the gas or fee in this asset) its maximum network fee.
+ */
+async function inFlightFromHot(q: Queryable, w: WithdrawalRow): Promise<bigint> {
+  const { rows } = await q.query<{ total: bigint | null }>(
+    `select sum(amount + case when chain = 'bitcoin' or asset = 'ETH' then network_fee_max else 0 end) as total
+     from withdrawals where client_id = $1 and asset = $2 and id <> $3 and source_tier = 'hot'
+       and state in ('travel_rule', 'approvals', 'signing', 'broadcast', 'confirming')`, [w.client_id, w.asset, w.id]);
+  return rows[0]!.total ?? 0n;
+}
+
 /** Runs `work` on the withdrawal under its row lock, in a transaction of its own. */
 async function withLockedWithdrawal(pool: pg.Pool, id: string, work: (q: pg.PoolClient, w: WithdrawalRow) => Promise<void>): Promise<void> {
   const client = await pool.connect();
@@ -260,11 +273,16 @@ export class WithdrawalPipeline {
 
   private async policyStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
     const asset = this.asset(w);
-    // Where the coins come from: the client's hot wallet when it covers amount and fee, else cold (WDR-06).
-    const hot = await this.deps.ledger.clientAccountId(q, w.client_id, w.asset, 'client_wallet_hot');
-    const { rows } = await q.query<{ balance: bigint }>('select balance from accounts where id = $1', [hot]);
+    // Where the coins come from: the client's hot wallet when it covers amount and fee net of what
+    // is already on its way out of it, else cold (WDR-06). The hot wallet's holdings drop only when
+    // a withdrawal completes, so the withdrawals in flight from it are reserved against it here,
+    // one decision at a time per wallet (two could otherwise both take the same coins or wei).
+    await q.query('select pg_advisory_xact_lock(hashtextextended($1, 7262))', [`hot-wallet/${w.client_id}/${asset.chain}`]);
+    const balances = await this.deps.ledger.clientBalances(q, w.client_id);
+    const hotHoldings = balances.find((b) => b.asset === asset.code)!.holdings.hot;
+    const inFlight = await inFlightFromHot(q, w);
     const needed = w.amount + (asset.contractAddress ? 0n : w.network_fee_max);
-    const tier: 'hot' | 'cold' = rows[0]!.balance >= needed ? 'hot' : 'cold';
+    const tier: 'hot' | 'cold' = hotHoldings - inFlight >= needed ? 'hot' : 'cold';
     const decision = await this.deps.compliance.evaluatePolicy(q, w, asset, tier);
     // WDR-06 cold, and WDR-04 a high-risk destination from either tier: at least the approver quorum.
     const highRisk = (w.screening as ScreeningRecord | null)?.outcome === 'high_risk';
@@ -549,11 +567,14 @@ export class WithdrawalPipeline {
     }
     const station = await this.deps.wallets.ensureHouseWallet(q, 'gas_station', 'ethereum');
     if (!build.gasTopUpIntent) {
-      const balance = await eth.rpc.getBalance(clientAddress, 'latest');
+      // The gas float on the address is shared by every token withdrawal from it: what the others
+      // in flight will still burn is reserved, one decision at a time per address.
+      await q.query('select pg_advisory_xact_lock(hashtextextended($1, 7263))', [`gas/${clientAddress}`]);
+      const balance = await eth.rpc.getBalance(clientAddress, 'latest') - (await this.gasInFlight(q, w, clientAddress, needWei));
       if (balance >= needWei) return true;
       // Twice the need: room for a same-nonce replacement with higher fees without a second top-up.
       // What is left stays on the address as the house's gas float (house_gas_float) for the next one.
-      const topUp = 2n * needWei - balance;
+        const topUp = 2n * needWei - (balance > 0n ? balance : 0n);
       const fees = { maxFeePerGas: (await eth.rpc.getBaseFee()) * 2n + this.deps.settings.ethPriorityFeeWei, maxPriorityFeePerGas: this.deps.settings.ethPriorityFeeWei };
       const feeCap = ETH_TRANSFER_GAS * fees.maxFeePerGas;
       const stationBalance = await eth.rpc.getBalance(station.address.address, 'pending');
@@ -578,6 +599,15 @@ export class WithdrawalPipeline {
     await q.query(`insert into own_transactions (chain, txid, purpose, withdrawal_id) values ('ethereum', $1, 'gas_top_up', $2) on conflict do nothing`, [normalizeTxid(signed!.txHash), w.id]);
     // Stored: the next step sends these bytes, and only these.
     return wait('GAS_TOP_UP_PENDING', 'gas top-up signed', 0);
+  }
+
+  /** Gas the other token withdrawals from this address will still burn: their signed maximum, or this one's need while unsigned. */
+  private async gasInFlight(q: Queryable, w: WithdrawalRow, address: string, needWei: bigint): Promise<bigint> {
+    const { rows } = await q.query<{ max_fee: string | null }>(
+      `select build->>'maxFeeWei' as max_fee from withdrawals
+       where build->>'from' = $1 and id <> $2 and (build->>'gasFromHouse')::boolean and confirmations = 0
+         and state in ('signing', 'broadcast', 'confirming')`, [address, w.id]);
+    return rows.reduce((sum, r) => sum + (r.max_fee === null ? needWei : BigInt(r.max_fee)), 0n);
   }
 
   private async broadcastStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
