@@ -16,6 +16,7 @@ export type ChainErrorCode =
   | 'RPC_UNAVAILABLE' // the node could not be reached or answered garbage
   | 'BROADCAST_NOT_ACCEPTED' // the node took the transaction but it is not in its mempool
   | 'BLOCK_NOT_FOUND'
+  | 'NODE_MISCONFIGURED' // the node lacks a setting we depend on (e.g. Bitcoin Core without -txindex)
   | 'DEV_CHAIN_MISSING' // a dev chain component is not installed
   | 'DEV_CHAIN_FAILED'; // a dev chain did not start or stopped unexpectedly
 

@@ -40,6 +40,7 @@ export async function openChains(deps: {
   let network = settings.bitcoin.network;
   if (settings.bitcoin.rpcUrl) {
     bitcoinRpc = new BitcoinRpcClient({ url: settings.bitcoin.rpcUrl, username: settings.bitcoin.rpcUser, password: settings.bitcoin.rpcPassword });
+    await bitcoinRpc.assertTransactionIndex();
   } else {
     btcDev = await startBitcoinRegtest({ dataDir: path.join(deps.dataDir, 'bitcoin') });
     bitcoinRpc = btcDev.rpc;

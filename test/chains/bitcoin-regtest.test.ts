@@ -147,3 +147,7 @@ test('DEP-02 reorg helper: invalidating the tip block changes the hash at that h
   const found = [after, await source.getBlock(height + 1)].flatMap((b) => b.deposits).filter((d) => d.txid === funded.txid);
   assert.deepEqual(found, []);
 });
+
+test('DEP-02 WDR-07 the transaction-index check passes on a node that indexes transactions (the regtest node, --index-tx)', async () => {
+  await node.rpc.assertTransactionIndex();
+});

@@ -138,6 +138,40 @@ export class BitcoinRpcClient {
     throw new ChainError('BROADCAST_NOT_ACCEPTED', 'node returned a txid but the transaction is neither in its mempool nor confirmed', { txid, acceptTimeoutMs });
   }
 
+  /**
+   * The withdrawal pipeline finds its own confirmed transactions with getrawtransaction, which a
+   * Bitcoin Core node answers for a confirmed transaction only with -txindex=1 (bcoin: --index-tx).
+   * Without it every withdrawal would wait in `confirming` for ever; refuse to start instead, with
+   * the setting to change. Asks getindexinfo where the node has it, else fetches the coinbase of
+   * the newest block, which only an indexing node returns.
+   */
+  async assertTransactionIndex(): Promise<void> {
+    const missing = (detail: string): never => {
+      throw new ChainError('NODE_MISCONFIGURED', `the Bitcoin node at BITCOIN_RPC_URL keeps no transaction index (${detail}): start bitcoind with -txindex=1 (bcoin: --index-tx=true)`);
+    };
+    try {
+      const info = await this.call<{ txindex?: { synced: boolean } }>('getindexinfo', []);
+      if (!info.txindex) return missing('getindexinfo lists no txindex');
+      if (!info.txindex.synced) return missing('txindex is still building');
+      return;
+    } catch (error) {
+      if (error instanceof ChainError && error.code === 'NODE_MISCONFIGURED') throw error;
+      if (!(error instanceof ChainError) || error.code !== 'RPC_ERROR') throw error;
+    }
+    const height = await this.getBlockCount();
+    if (height < 1) return;
+    const hash = (await this.getBlockHash(height))!;
+    const block = await this.call<{ tx: (string | { txid: string })[] }>('getblock', [hash, true]);
+    const first = block.tx[0]!;
+    const coinbase = typeof first === 'string' ? first : first.txid;
+    try {
+      await this.call<unknown>('getrawtransaction', [coinbase, false]);
+    } catch (error) {
+      if (error instanceof ChainError && error.code === 'RPC_ERROR') missing(`getrawtransaction ${coinbase} of block ${height}: ${error.message}`);
+      throw error;
+    }
+  }
+
   /** 'mempool', 'confirmed', or undefined when the node does not know the transaction. */
   async findTransaction(txid: string): Promise<MempoolCheck['state'] | undefined> {
     try {
