@@ -4,6 +4,7 @@
 import { verify } from 'node:crypto';
 import { approvalMessage, type Intent } from './intent.ts';
 import { refuse } from './errors.ts';
+import { utcInstant } from './instant.ts';
 import type { Policy } from './policy.ts';
 
 export interface Approval {
@@ -19,9 +20,9 @@ export interface Approval {
 
 const MAX_APPROVALS = 64;
 
-function instant(value: string, field: string): number {
-  const ms = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}T/.test(value) || Number.isNaN(ms)) refuse('INVALID_REQUEST', `${field} is not an ISO 8601 instant`);
+function instant(value: string, field: string, approverId: string): number {
+  const ms = utcInstant(value);
+  if (ms === undefined) refuse('APPROVAL_TIME_INVALID', `approval by ${approverId}: ${field} ${JSON.stringify(value)} is not a UTC instant as toISOString writes it`);
   return ms;
 }
 
@@ -47,8 +48,9 @@ export function checkApprovals(options: { approvals: Approval[]; intent: Intent;
     if (!valid) refuse('APPROVAL_SIGNATURE_INVALID', `approval by ${approver.id} does not verify under the registered key`);
     // Identity is the verified key; the initiator can never be one of the M.
     if (approver.userId === intent.initiator) refuse('APPROVAL_BY_INITIATOR', `${approver.id} initiated this movement and cannot approve it`);
-    const signedAtMs = instant(approval.signedAt, 'signedAt');
-    const expiresAtMs = instant(approval.expiresAt, 'expiresAt');
+    const signedAtMs = instant(approval.signedAt, 'signedAt', approver.id);
+    const expiresAtMs = instant(approval.expiresAt, 'expiresAt', approver.id);
+    if (expiresAtMs <= signedAtMs) refuse('APPROVAL_TIME_INVALID', `approval by ${approver.id} expires (${approval.expiresAt}) before it was signed (${approval.signedAt})`);
     if (expiresAtMs <= nowMs) refuse('APPROVAL_EXPIRED', `approval by ${approver.id} expired at ${approval.expiresAt}`);
     if (signedAtMs > nowMs + clockSkewSeconds * 1000) refuse('APPROVAL_NOT_YET_VALID', `approval by ${approver.id} is dated in the future`);
     if (expiresAtMs - signedAtMs > maxLifetimeSeconds * 1000) {

@@ -4,6 +4,9 @@ import { readFileSync } from 'node:fs';
 import { createHash, createPublicKey, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 
+/** 48 h: the service's 24 h intents with a day of margin for clock skew and retries. */
+export const DEFAULT_MAX_INTENT_LIFETIME_SECONDS = 48 * 3600;
+
 const decimal = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, 'decimal string of base units');
 
 const approverSchema = z.object({
@@ -31,6 +34,10 @@ const policySchema = z.object({
     clockSkewSeconds: z.number().int().min(0).max(600),
   }).strict(),
   approvers: z.array(approverSchema).min(1).max(64),
+  /** An intent is signed only while it expires within this many seconds from now (the service's intents live 24 h). */
+  intents: z.object({
+    maxLifetimeSeconds: z.number().int().min(60).max(30 * 24 * 3600),
+  }).strict().default({ maxLifetimeSeconds: DEFAULT_MAX_INTENT_LIFETIME_SECONDS }),
   assets: z.record(z.string(), assetSchema),
   bitcoin: z.object({
     networks: z.array(z.enum(['mainnet', 'testnet', 'regtest', 'bcoin-regtest'])).min(1),

@@ -9,6 +9,7 @@ import { checkBitcoin } from './bitcoin-check.ts';
 import { compressPublicKey, normaliseLowS, recoveryId, verifyLowS } from './ecdsa.ts';
 import { refuse } from './errors.ts';
 import { checkEthereum } from './ethereum-check.ts';
+import { utcInstant } from './instant.ts';
 import { intentHash as hashIntent, type Intent } from './intent.ts';
 import type { BackendKey, KeyBackend } from './key-backend.ts';
 import { KeyRegistry } from './key-registry.ts';
@@ -176,7 +177,13 @@ export class SignService {
     if (repeat !== undefined) return { ...(repeat as Record<string, unknown>), repeated: true };
 
     const nowMs = Date.now();
-    if (Date.parse(intent.expiresAt) <= nowMs) refuse('INTENT_EXPIRED', `the intent expired at ${intent.expiresAt}`);
+    const expiresAtMs = utcInstant(intent.expiresAt);
+    if (expiresAtMs === undefined) refuse('INTENT_EXPIRY_INVALID', `intent expiresAt ${JSON.stringify(intent.expiresAt)} is not a UTC instant as toISOString writes it`);
+    if (expiresAtMs <= nowMs) refuse('INTENT_EXPIRED', `the intent expired at ${intent.expiresAt}`);
+    const { maxLifetimeSeconds } = this.policy.document.intents;
+    if (expiresAtMs > nowMs + maxLifetimeSeconds * 1000) {
+      refuse('INTENT_LIFETIME_TOO_LONG', `the intent expires at ${intent.expiresAt}, more than ${maxLifetimeSeconds}s from now (policy intents.maxLifetimeSeconds)`);
+    }
     let approvedBy: string[] = [];
     if (source.tier === 'cold') approvedBy = checkApprovals({ approvals: request.approvals, intent, intentHash, policy: this.policy, nowMs });
     const lookup = (keyId: string): SignerKey | undefined => this.keys.get(keyId);
