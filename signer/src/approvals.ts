@@ -1,11 +1,12 @@
-// Treasury approvals for cold keys: M distinct, valid, unexpired signatures by registered approver
-// keys over the canonical intent hash and the approval's own validity window. Any bad approval
-// refuses the whole request (fail closed) with the specific reason.
+// Treasury approvals for cold keys: M valid, unexpired signatures by M distinct people (approver
+// userIds), each with its registered approver key, over the canonical intent hash and the
+// approval's own validity window. Any bad approval refuses the whole request (fail closed) with
+// the specific reason.
 import { verify } from 'node:crypto';
 import { approvalMessage, type Intent } from './intent.ts';
 import { refuse } from './errors.ts';
 import { utcInstant } from './instant.ts';
-import type { Policy } from './policy.ts';
+import { personOf, type Policy } from './policy.ts';
 
 export interface Approval {
   approverId: string;
@@ -31,7 +32,8 @@ export function checkApprovals(options: { approvals: Approval[]; intent: Intent;
   if (approvals.length === 0) refuse('APPROVALS_REQUIRED', 'a cold key signs only with treasury approvals');
   if (approvals.length > MAX_APPROVALS) refuse('INVALID_REQUEST', `at most ${MAX_APPROVALS} approvals`);
   const { maxLifetimeSeconds, clockSkewSeconds } = policy.document.approvals;
-  const distinct = new Set<string>();
+  const people = new Set<string>();
+  const keys = new Set<string>();
   const approverIds: string[] = [];
   for (const approval of approvals) {
     const approver = policy.approvers.get(approval.approverId);
@@ -56,13 +58,16 @@ export function checkApprovals(options: { approvals: Approval[]; intent: Intent;
     if (expiresAtMs - signedAtMs > maxLifetimeSeconds * 1000) {
       refuse('APPROVAL_LIFETIME_TOO_LONG', `approval by ${approver.id} is valid longer than ${maxLifetimeSeconds}s`);
     }
-    if (!distinct.has(approver.fingerprint)) {
-      distinct.add(approver.fingerprint);
+    // Distinct people and distinct keys: the loader allows neither twice, and this holds even if it did.
+    const person = personOf(approver.userId);
+    if (!people.has(person) && !keys.has(approver.fingerprint)) {
+      people.add(person);
+      keys.add(approver.fingerprint);
       approverIds.push(approver.id);
     }
   }
-  if (distinct.size < policy.quorum) {
-    refuse('APPROVALS_BELOW_QUORUM', `${distinct.size} distinct approval(s), the policy requires ${policy.quorum} of ${policy.approvers.size}`);
+  if (approverIds.length < policy.quorum) {
+    refuse('APPROVALS_BELOW_QUORUM', `${approverIds.length} distinct approver(s) (people), the policy requires ${policy.quorum} of ${policy.approvers.size}`);
   }
   return approverIds;
 }

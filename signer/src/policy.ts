@@ -11,7 +11,7 @@ const decimal = z.string().regex(/^(0|[1-9][0-9]{0,77})$/, 'decimal string of ba
 
 const approverSchema = z.object({
   id: z.string().min(1).max(128),
-  /** The user id of the officer: an approval by the intent's initiator is refused. */
+  /** The user id of the officer (the person): one per approver entry, counted once in a quorum, never the intent's initiator. */
   userId: z.string().min(1).max(128),
   algorithm: z.enum(['ed25519', 'p256']),
   /** SPKI public key, PEM. */
@@ -54,6 +54,11 @@ const policySchema = z.object({
 
 export type PolicyDocument = z.infer<typeof policySchema>;
 
+/** The person behind an approver entry: user ids compare without case or surrounding blanks. */
+export function personOf(userId: string): string {
+  return userId.trim().normalize('NFKC').toLowerCase();
+}
+
 export interface Approver {
   id: string;
   userId: string;
@@ -75,7 +80,15 @@ export function parsePolicy(bytes: Buffer): Policy {
   const document = policySchema.parse(JSON.parse(bytes.toString('utf8')));
   const approvers = new Map<string, Approver>();
   const fingerprints = new Set<string>();
+  const idOfPerson = new Map<string, string>();
   for (const entry of document.approvers) {
+    // A quorum counts people: one officer under two ids (two keys) would meet a quorum of 2 alone.
+    const person = personOf(entry.userId);
+    const other = idOfPerson.get(person);
+    if (other !== undefined) {
+      throw new Error(`policy: user ${entry.userId.trim()} is registered under two approver ids (${other}, ${entry.id}); a quorum counts people, so each person has exactly one approver entry`);
+    }
+    idOfPerson.set(person, entry.id);
     const publicKey = createPublicKey(entry.publicKeyPem);
     const expectedType = entry.algorithm === 'ed25519' ? 'ed25519' : 'ec';
     if (publicKey.asymmetricKeyType !== expectedType) throw new Error(`policy: approver ${entry.id} key is not ${entry.algorithm}`);
