@@ -21,6 +21,12 @@ export interface StartSignerOptions {
   policyFile?: string;
   /** auto: pkcs11 (SoftHSM2) when installed, else dev-file. */
   backend?: 'auto' | 'pkcs11' | 'dev-file';
+  /**
+   * Written into the signer config as "environment" (the service's AMANAT_ENV). "production" makes the
+   * signer refuse to start on the dev-file backend or a development-default PIN; so does AMANAT_ENV=
+   * production in the environment the child inherits.
+   */
+  environment?: 'development' | 'test' | 'production';
   onLog?: (line: string) => void;
 }
 
@@ -49,6 +55,7 @@ export function prepareSignerConfig(options: StartSignerOptions): { configPath: 
     backendConfig = { type: 'dev-file', keyFile: join(dataDir, 'dev-keys.enc.json'), passphraseFile };
   }
   writeFileSync(configPath, JSON.stringify({
+    ...(options.environment ? { environment: options.environment } : {}),
     dataDir: join(dataDir, 'state'),
     socketPath: join(dataDir, 'signer.sock'),
     policyFile: resolve(options.policyFile ?? join(repoRoot, 'policies/signer-policy.json')),

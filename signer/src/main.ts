@@ -1,6 +1,6 @@
 // The signer process: node --import tsx signer/src/main.ts --config <file>  (or SIGNER_CONFIG=<file>)
 import { mkdirSync } from 'node:fs';
-import { loadConfig } from './config.ts';
+import { loadConfig, productionProblems, productionReason } from './config.ts';
 import { DevFileBackend } from './dev-key-backend.ts';
 import type { KeyBackend } from './key-backend.ts';
 import { Pkcs11Backend } from './pkcs11-backend.ts';
@@ -12,6 +12,14 @@ const log: Logger = (event) => {
   process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), service: 'amanat-signer', ...event })}\n`);
 };
 
+/** A start refused on purpose (production with a development fallback): logged without a stack. */
+class StartRefused extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'StartRefused';
+  }
+}
+
 function configPath(): string {
   const index = process.argv.indexOf('--config');
   const path = index >= 0 ? process.argv[index + 1] : process.env.SIGNER_CONFIG;
@@ -20,7 +28,16 @@ function configPath(): string {
 }
 
 async function main(): Promise<void> {
-  const config = loadConfig(configPath());
+  const path = configPath();
+  const config = loadConfig(path);
+  const production = productionReason(config, path);
+  if (production !== undefined) {
+    const problems = productionProblems(config, path, production);
+    if (problems.length > 0) throw new StartRefused(problems);
+    if (config.backend.type === 'pkcs11' && /softhsm/i.test(config.backend.modulePath)) {
+      log({ event: 'WARNING', message: `${production}: the PKCS#11 module ${config.backend.modulePath} is SoftHSM2, a software token; point backend.modulePath at the HSM vendor's module` });
+    }
+  }
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const policy = loadPolicy(config.policyFile);
   log({ event: 'policy-loaded', file: config.policyFile, version: policy.document.version, sha256: policy.hash, quorum: policy.quorum, approvers: policy.approvers.size });
@@ -51,6 +68,10 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  log({ event: 'fatal', error: error instanceof Error ? error.stack ?? error.message : String(error) });
+  if (error instanceof StartRefused) {
+    for (const problem of error.problems) log({ event: 'fatal', refused: true, error: problem });
+  } else {
+    log({ event: 'fatal', error: error instanceof Error ? error.stack ?? error.message : String(error) });
+  }
   process.exit(1);
 });
