@@ -55,7 +55,7 @@ export function caseRoutes(deps: { cases: CaseService; clients: ClientService })
       method: 'get', path: '/v1/cases', tag: 'cases', roles: [...CASE_READERS], summary: 'The compliance case register, newest first',
       query: z.strictObject({
         clientId: uuid.optional(), status: z.enum(['open', 'resolved']).optional(),
-        kind: z.enum(['dispute', 'sanctions_hit', 'privacy_device', 'high_risk_destination']).optional(), limit,
+        kind: z.enum(['dispute', 'sanctions_hit', 'privacy_device', 'high_risk_destination', 'reorg_shortfall']).optional(), limit,
       }),
       async handler({ query, q }) {
         return { status: 200, body: { cases: (await cases.list(q, query)).map(presentCase) } };

@@ -11,7 +11,7 @@ import type { Queryable } from '../platform/tx.ts';
 import { appendEvent } from '../events/event-feed.ts';
 import type { LedgerService } from '../ledger/ledger-service.ts';
 
-export type CaseKind = 'dispute' | 'sanctions_hit' | 'privacy_device' | 'high_risk_destination';
+export type CaseKind = 'dispute' | 'sanctions_hit' | 'privacy_device' | 'high_risk_destination' | 'reorg_shortfall';
 export type NoticeChannel = 'email' | 'sms' | 'in_app' | 'post';
 
 export interface CaseRow {
@@ -44,6 +44,8 @@ const SCREENING_DECISIONS: Record<Exclude<CaseKind, 'dispute'>, readonly string[
   sanctions_hit: ['false_positive', 'confirmed_match'],
   privacy_device: ['cleared', 'confirmed'],
   high_risk_destination: ['cleared', 'confirmed'],
+  // A reorg took back a deposit the client had spent (DEP-01): the house suspense shortfall was recovered from the client, or written off.
+  reorg_shortfall: ['recovered', 'written_off'],
 };
 
 export class CaseService {

@@ -5,6 +5,7 @@ import type pg from 'pg';
 import type { Logger } from '../platform/logger.ts';
 import type { AssetRegistry } from '../assets/asset-registry.ts';
 import type { LedgerService } from '../ledger/ledger-service.ts';
+import type { CaseService } from '../cases/index.ts';
 import { BitcoinRpcClient } from '../chains/bitcoin/rpc-client.ts';
 import type { BitcoinNetworkName } from '../chains/bitcoin/networks.ts';
 import { BitcoinBlockSource } from '../chains/bitcoin/block-source.ts';
@@ -32,6 +33,8 @@ export interface ChainRuntime {
 
 export async function openChains(deps: {
   settings: ChainSettings; dataDir: string; pool: pg.Pool; assets: AssetRegistry; ledger: LedgerService; log: Logger;
+  /** Where a reorg shortfall opens its case (DEP-01). */
+  cases?: Pick<CaseService, 'open'>;
 }): Promise<ChainRuntime> {
   const { settings, pool, assets, ledger, log } = deps;
   let btcDev: BitcoinRegtest | undefined;
@@ -78,14 +81,14 @@ export async function openChains(deps: {
       chain: 'bitcoin', confirmations: () => settings.bitcoin.confirmations,
       startHeight: settings.bitcoin.startHeight ?? (btcDev ? 0 : await bitcoinRpc.getBlockCount()),
       maxBlocksPerTick: settings.maxBlocksPerTick, maxReorgDepth: settings.maxReorgDepth, rollbackLostChain: false,
-    }, log, btcWatch),
+    }, log, btcWatch, deps.cases),
     new DepositScanner(pool, ledger, new EthereumBlockSource(ethereumRpc, () => ethWatch.set), {
       chain: 'ethereum', confirmations: () => settings.ethereum.confirmations,
       startHeight: settings.ethereum.startHeight ?? (ethDev ? 0 : await ethereumRpc.getBlockNumber()),
       maxBlocksPerTick: settings.maxBlocksPerTick, maxReorgDepth: settings.maxReorgDepth,
       // The embedded Hardhat chain lives in memory: after a restart the old chain is gone, and so are its deposits.
       rollbackLostChain: embeddedEthereum,
-    }, log, ethWatch),
+    }, log, ethWatch, deps.cases),
   ];
   return {
     bitcoin: { rpc: bitcoinRpc, network, dev: btcDev },

@@ -10,8 +10,9 @@ import type { ChainName } from '../chains/capabilities.ts';
 import { DomainError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { Queryable } from '../platform/tx.ts';
-import type { LedgerService, Posting } from '../ledger/ledger-service.ts';
+import type { LedgerService } from '../ledger/ledger-service.ts';
 import { appendEvent } from '../events/event-feed.ts';
+import type { CaseService } from '../cases/index.ts';
 import type { WatchIndex } from './watch-index.ts';
 
 export interface ScannerOptions {
@@ -69,6 +70,8 @@ export class DepositScanner {
     private readonly options: ScannerOptions,
     private readonly log: Logger,
     private readonly watch: WatchIndex,
+    /** Where a reorg shortfall opens its case (DEP-01). */
+    private readonly cases?: Pick<CaseService, 'open'>,
   ) {
     if (options.maxBlocksPerTick < 1 || options.maxBlocksPerTick > 10_000) throw new RangeError('maxBlocksPerTick 1..10000');
     if (options.maxReorgDepth < 1 || options.maxReorgDepth > 10_000) throw new RangeError('maxReorgDepth 1..10000');
@@ -322,58 +325,32 @@ export class DepositScanner {
   }
 
   /**
-   * Reverses a credit: every posting of its entries negated. Where the client has already used the
-   * funds, the part that cannot be taken back is booked to house suspense (never a negative client
-   * balance: SEG-05) and a shortfall incident event is raised.
+   * Reverses a credit: every entry of this generation reversed by the ledger. Where the client has
+   * already used the funds, the part that cannot be taken back is booked to house suspense (never
+   * a negative client balance: SEG-05), a shortfall event is raised and a case is opened (DEP-01).
    */
   private async reverse(q: pg.PoolClient, row: DepositRow): Promise<number[]> {
     const base = `deposit:${row.chain}:${row.deposit_key}:${row.generation}:reversal`;
-    const entries = await creditEntriesOf(q, row);
     const ids: number[] = [];
-    for (const entry of entries) {
-      const { rows: postings } = await q.query<{ account_id: number; amount: bigint; kind: string; asset: string }>(
-        `select p.account_id, p.amount, a.kind, a.asset from postings p join accounts a on a.id = p.account_id where p.entry_id = $1 order by p.id`, [entry.id]);
-      const negated: Posting[] = postings.map((p) => ({ accountId: p.account_id, amount: -p.amount }));
-      const idempotencyId = `${base}:${entry.id}`;
-      await q.query('savepoint deposit_reversal');
-      try {
-        const r = await this.ledger.postEntry(q, { idempotencyId, type: 'deposit_reversal', actor: `scanner:${this.chain}`,
-          cause: { depositId: row.id, reorg: true }, reversesEntryId: entry.id, postings: negated });
-        await q.query('release savepoint deposit_reversal');
-        ids.push(r.entryId);
-      } catch (error) {
-        await q.query('rollback to savepoint deposit_reversal');
-        if (!(error instanceof DomainError && error.code === 'INSUFFICIENT_FUNDS')) throw error;
-        const r = await this.shortfallReversal(q, row, entry.id, postings, idempotencyId);
-        ids.push(r);
-      }
+    for (const entry of await creditEntriesOf(q, row)) {
+      const r = await this.ledger.reverseEntry(q, { entryId: entry.id, idempotencyId: `${base}:${entry.id}`, actor: `scanner:${this.chain}`,
+        cause: { depositId: row.id, reorg: true } });
+      ids.push(r.entryId);
+      if (r.shortfall.entitlement > 0n || r.shortfall.holdings > 0n) await this.shortfall(q, row, entry.id, r.entryId, r.shortfall);
     }
     return ids;
   }
 
-  private async shortfallReversal(q: pg.PoolClient, row: DepositRow, entryId: number,
-    postings: { account_id: number; amount: bigint; kind: string; asset: string }[], idempotencyId: string): Promise<number> {
-    const out: Posting[] = [];
-    let shortEntitlement = 0n;
-    let shortHoldings = 0n;
-    for (const p of postings) {
-      const negated = -p.amount;
-      if (negated < 0n && (p.kind === 'client_entitlement' || p.kind.startsWith('client_wallet'))) {
-        const { rows } = await q.query<{ available: bigint }>('select balance - held as available from accounts where id = $1 for update', [p.account_id]);
-        const take = rows[0]!.available < -negated ? rows[0]!.available : -negated;
-        if (take > 0n) out.push({ accountId: p.account_id, amount: -take });
-        const short = -negated - take;
-        if (p.kind === 'client_entitlement') shortEntitlement += short; else shortHoldings += short;
-      } else {
-        out.push({ accountId: p.account_id, amount: negated });
-      }
+  private async shortfall(q: pg.PoolClient, row: DepositRow, entryId: number, reversalEntryId: number, short: { entitlement: bigint; holdings: bigint }): Promise<void> {
+    const amounts = { shortEntitlementBaseUnits: short.entitlement.toString(), shortHoldingsBaseUnits: short.holdings.toString() };
+    await appendEvent(q, 'deposit.reversal_shortfall', row.client_id, row.id, { depositId: row.id, asset: row.asset, ...amounts });
+    // Someone has to get the money back or write it off: a case, never a negative client balance.
+    if (row.client_id && this.cases) {
+      await this.cases.open(q, { kind: 'reorg_shortfall', clientId: row.client_id, actor: `scanner:${this.chain}`,
+        summary: `a reorg took back deposit ${row.txid}:${row.output_index ?? ''} (${row.asset}) after the client had spent it: ${short.entitlement} base units booked to house suspense`,
+        details: { depositId: row.id, chain: row.chain, txid: row.txid, asset: row.asset, entryId, reversalEntryId, ...amounts } });
+    } else if (row.client_id) {
+      this.log.error({ depositId: row.id, ...amounts }, 'ALARM: reorg shortfall and no case service to open a case');
     }
-    if (shortEntitlement > 0n) out.push({ accountId: await this.ledger.systemAccountId(q, row.asset, 'house_suspense'), amount: -shortEntitlement });
-    if (shortHoldings > 0n) out.push({ accountId: await this.ledger.systemAccountId(q, row.asset, 'house_wallet_suspense'), amount: -shortHoldings });
-    const r = await this.ledger.postEntry(q, { idempotencyId, type: 'correction', actor: `scanner:${this.chain}`,
-      cause: { depositId: row.id, reorg: true, shortfall: true }, reversesEntryId: entryId, postings: out.filter((p) => p.amount !== 0n) });
-    await appendEvent(q, 'deposit.reversal_shortfall', row.client_id, row.id,
-      { depositId: row.id, asset: row.asset, shortEntitlementBaseUnits: shortEntitlement.toString(), shortHoldingsBaseUnits: shortHoldings.toString() });
-    return r.entryId;
   }
 }

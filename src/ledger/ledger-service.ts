@@ -90,6 +90,8 @@ export interface JournalEntry {
 }
 
 const MAX_LIST = 500;
+/** A reversal reads the balances it may take from, then posts; this often if they keep moving. */
+const MAX_REVERSAL_ATTEMPTS = 5;
 
 async function call<T>(fn: () => Promise<T>): Promise<T> {
   try {
@@ -261,6 +263,61 @@ export class LedgerService {
       memo: input.memo ?? null, requestHash, actor: input.actor,
     }]));
     return { hold: (await this.getHold(q, input.holdId))!, entryId: rows[0]!.r.entryId, replayed: rows[0]!.r.replayed };
+  }
+
+  /**
+   * Reverses an entry (a reorg took back a deposit, DEP-02): every posting negated. Where a bounded
+   * account no longer holds what it was credited (the client spent it), only its available part is
+   * taken and the rest is booked to house suspense of the same book (house_suspense for the
+   * entitlement, house_wallet_suspense for wallet holdings): a client account never goes negative
+   * (SEG-05). That entry is a `correction` and its shortfall is returned for the caller to act on
+   * (a case). Idempotent on `idempotencyId`. Runs inside the caller's transaction (savepoints).
+   */
+  async reverseEntry(q: Queryable, input: { entryId: number; idempotencyId: string; actor: string; cause: Record<string, unknown> }):
+    Promise<{ entryId: number; replayed: boolean; shortfall: { entitlement: bigint; holdings: bigint } }> {
+    const { rows: postings } = await q.query<{ account_id: number; amount: bigint; asset: string; book: string; bounded: boolean }>(
+      `select p.account_id, p.amount, a.asset, a.book, not a.may_go_negative as bounded
+       from postings p join accounts a on a.id = p.account_id where p.entry_id = $1 order by p.id`, [input.entryId]);
+    if (postings.length === 0) throw new DomainError('NOT_FOUND', `no entry ${input.entryId}`);
+    // Balances move under us (other entries commit): read, post, and read again if the post found less.
+    for (let attempt = 0; attempt < MAX_REVERSAL_ATTEMPTS; attempt++) {
+      const out: Posting[] = [];
+      const shortfall = { entitlement: 0n, holdings: 0n };
+      let asset = '';
+      for (const p of postings) {
+        asset = p.asset;
+        const negated = -p.amount;
+        if (negated < 0n && p.bounded) {
+          const { rows } = await q.query<{ available: bigint }>('select balance - held as available from accounts where id = $1', [p.account_id]);
+          const available = rows[0]!.available > 0n ? rows[0]!.available : 0n;
+          const take = available < -negated ? available : -negated;
+          if (take > 0n) out.push({ accountId: p.account_id, amount: -take });
+          shortfall[p.book === 'entitlement' ? 'entitlement' : 'holdings'] += -negated - take;
+        } else {
+          out.push({ accountId: p.account_id, amount: negated });
+        }
+      }
+      if (shortfall.entitlement > 0n) out.push({ accountId: await this.systemAccountId(q, asset, 'house_suspense'), amount: -shortfall.entitlement });
+      if (shortfall.holdings > 0n) out.push({ accountId: await this.systemAccountId(q, asset, 'house_wallet_suspense'), amount: -shortfall.holdings });
+      const short = shortfall.entitlement > 0n || shortfall.holdings > 0n;
+      await q.query('savepoint ledger_reverse_entry');
+      try {
+        const r = await this.postEntry(q, { idempotencyId: input.idempotencyId, type: short ? 'correction' : 'deposit_reversal', actor: input.actor,
+          cause: short ? { ...input.cause, shortfall: true } : input.cause, reversesEntryId: input.entryId, postings: out.filter((x) => x.amount !== 0n) });
+        await q.query('release savepoint ledger_reverse_entry');
+        return { entryId: r.entryId, replayed: r.replayed, shortfall };
+      } catch (error) {
+        await q.query('rollback to savepoint ledger_reverse_entry');
+        if (!(error instanceof DomainError && (error.code === 'INSUFFICIENT_FUNDS' || error.code === 'IDEMPOTENCY_CONFLICT'))) throw error;
+        // IDEMPOTENCY_CONFLICT: reversed before, with amounts read then; take that entry as it is.
+        if (error.code === 'IDEMPOTENCY_CONFLICT') {
+          const { rows } = await q.query<{ id: number }>('select id from journal_entries where idempotency_id = $1', [input.idempotencyId]);
+          if (rows[0]) return { entryId: rows[0].id, replayed: true, shortfall: { entitlement: 0n, holdings: 0n } };
+          throw error;
+        }
+      }
+    }
+    throw new DomainError('INSUFFICIENT_FUNDS', `entry ${input.entryId} could not be reversed after ${MAX_REVERSAL_ATTEMPTS} attempts: balances kept moving`);
   }
 
   /** Book-entry transfer between two clients' entitlements (SEG-07). */

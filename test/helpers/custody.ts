@@ -14,6 +14,8 @@ import { startBitcoinRegtest, type BitcoinRegtest } from '../../src/chains/dev/b
 import { startEthereumDev, type EthereumDev } from '../../src/chains/dev/ethereum-dev.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { inTransaction } from '../../src/platform/tx.ts';
+import { loadConfig } from '../../src/platform/config.ts';
+import { createCaseService } from '../../src/cases/index.ts';
 import { createTestDatabase, type TestDatabase } from './db.ts';
 import { makeApprover, prepareSigner, startSigner, tempDir, testPolicy, type SignerHarness, type TestApprover } from '../../signer/test/helpers.ts';
 
@@ -50,6 +52,7 @@ export async function startCustody(chain: 'bitcoin' | 'ethereum'): Promise<Custo
   await assets.load();
   const ledger = new LedgerService(db.app, assets);
   const clients = new ClientService(ledger);
+  const cases = createCaseService(loadConfig({ AMANAT_ENV: 'test' }), ledger);
   const signerClient = new SignerClient(signer.socketPath);
   let btc: BitcoinRegtest | undefined;
   let eth: EthereumDev | undefined;
@@ -61,7 +64,7 @@ export async function startCustody(chain: 'bitcoin' | 'ethereum'): Promise<Custo
       const node = btc;
       newScanner = () => {
         const watch = new BitcoinWatchIndex(node.network);
-        return new DepositScanner(db.app, ledger, new BitcoinBlockSource(node.rpc, () => watch.set), { ...options, chain: 'bitcoin' }, log, watch);
+        return new DepositScanner(db.app, ledger, new BitcoinBlockSource(node.rpc, () => watch.set), { ...options, chain: 'bitcoin' }, log, watch, cases);
       };
     } else {
       eth = await startEthereumDev({ dataDir: path.join(dir, 'ethereum') });
@@ -69,7 +72,7 @@ export async function startCustody(chain: 'bitcoin' | 'ethereum'): Promise<Custo
       const node = eth;
       newScanner = () => {
         const watch = new EthereumWatchIndex(assets);
-        return new DepositScanner(db.app, ledger, new EthereumBlockSource(node.rpc, () => watch.set), { ...options, chain: 'ethereum' }, log, watch);
+        return new DepositScanner(db.app, ledger, new EthereumBlockSource(node.rpc, () => watch.set), { ...options, chain: 'ethereum' }, log, watch, cases);
       };
     }
   } catch (error) {

@@ -6,27 +6,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { show, startWithdrawals, type WithdrawalFixture } from '../helpers/withdrawals.ts';
 import { DyingSignerClient } from '../helpers/dying-signer.ts';
+import { paymentsTo } from '../helpers/bitcoin-payments.ts';
 
 let f: WithdrawalFixture;
 before(async () => { f = await startWithdrawals('bitcoin'); });
 after(async () => { await f.close(); });
-
-/** Every output paying `address` in blocks above `fromHeight` and in the mempool. */
-async function paymentsTo(address: string, fromHeight: number): Promise<{ txid: string }[]> {
-  const rpc = f.btc!.rpc;
-  const found: { txid: string }[] = [];
-  const tip = await rpc.getBlockCount();
-  type Tx = { txid: string; vout: { scriptPubKey: { address?: string; addresses?: string[] } }[] };
-  const scan = (tx: Tx) => {
-    for (const out of tx.vout) if (out.scriptPubKey.address === address || out.scriptPubKey.addresses?.includes(address)) found.push({ txid: tx.txid });
-  };
-  for (let h = fromHeight + 1; h <= tip; h++) {
-    const block = await rpc.call<{ tx: Tx[] }>('getblock', [await rpc.getBlockHash(h), true, true]);
-    for (const tx of block.tx) scan(tx);
-  }
-  for (const txid of await rpc.getRawMempool()) scan(await rpc.call<Tx>('getrawtransaction', [txid, true]));
-  return found;
-}
 
 test('KEY-08 R2 BTC: the worker dies between signature and storage; the retry gets the same transaction and the withdrawal pays once', async () => {
   const client = await f.fundedClient('BTC', 30_000_000n, 'hot');
@@ -48,7 +32,7 @@ test('KEY-08 R2 BTC: the worker dies between signature and storage; the retry ge
   await f.btc!.mine(1);
   const done = await f.settle(w.id);
   assert.equal(done.state, 'completed', show({ code: done.failure_code, detail: done.failure_detail }));
-  const payments = await paymentsTo(destination, startHeight);
+  const payments = await paymentsTo(f.btc!.rpc, destination, startHeight);
   assert.equal(payments.length, 1, `exactly one payment: ${show(payments)}`);
   assert.equal(payments[0]!.txid, done.txid);
   const { rows } = await f.db.app.query('select txid from withdrawal_transactions where withdrawal_id = $1', [w.id]);
