@@ -66,7 +66,7 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
 
   const routes: RouteDef[] = [];
   routes.push(
-    ...systemRoutes({ pool, metrics, allRoutes: () => routes, version: VERSION }),
+    ...systemRoutes({ pool, metrics, allRoutes: () => routes, version: VERSION, signer: deps.signer, chains }),
     ...apiKeyRoutes({ apiKeys }),
     ...assetRoutes({ assets }),
     ...clientRoutes({ clients }),

@@ -10,6 +10,7 @@ import { DomainError, domainErrorFromPg, isDomainError, type ErrorCode } from '.
 import { hashOf } from '../platform/canonical.ts';
 import { isChainError } from '../chains/errors.ts';
 import { SignerRefusal } from '../signer-client/signer-client.ts';
+import { isDatabaseUnavailable } from '../platform/db.ts';
 import type { ApiKeyService, Actor } from '../auth/api-keys.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
 import type { RouteDef, RouteResult } from './route.ts';
@@ -43,6 +44,9 @@ function toDomainError(error: unknown): DomainError | undefined {
     return new DomainError('CHAIN_UNAVAILABLE', `${error.code}: ${error.message}`, error.data);
   }
   if (error instanceof SignerRefusal) return new DomainError('SIGNER_UNAVAILABLE', `the signer refused: ${error.code}: ${error.message}`, { signerCode: error.code });
+  // Postgres down, restarting or unreachable: a clean 503 the caller may retry with the same
+  // Idempotency-Key (the transaction either committed whole, and the retry replays its answer, or not at all).
+  if (isDatabaseUnavailable(error)) return new DomainError('DATABASE_UNAVAILABLE', 'the database is unavailable; retry later (with the same Idempotency-Key)');
   return undefined;
 }
 
@@ -51,6 +55,8 @@ function json(res: Response, status: number, body: unknown, contentType = 'appli
 }
 
 function sendProblem(res: Response, code: ErrorCode, detail: string, extra: Record<string, unknown> = {}): void {
+  // A component that is down (database, signer, chain node): the caller may come back shortly.
+  if (statusFor(code) === 503) res.setHeader('Retry-After', '1');
   json(res, statusFor(code), problem(code, detail, extra), 'application/problem+json');
 }
 
@@ -103,6 +109,13 @@ export function buildHttpApp(deps: HttpAppDeps): express.Express {
       if (e.status && e.status >= 400 && e.status < 500) return sendProblem(res, 'VALIDATION_FAILED', 'the request could not be read');
     }
     if (error instanceof URIError) return sendProblem(res, 'VALIDATION_FAILED', 'malformed URL encoding');
+    // Failures outside a handler's own catch (authentication, pool.connect, an idempotency replay)
+    // map the same way: a database that is down is a 503, never a 500.
+    const domain = toDomainError(error);
+    if (domain && !res.headersSent) {
+      deps.log.warn({ code: domain.code, method: req.method, path: req.path, detail: error instanceof Error ? error.message : String(error) }, 'request failed');
+      return sendProblem(res, domain.code, domain.message, domain.data);
+    }
     const errorId = randomUUID();
     deps.log.error({ err: error, errorId, method: req.method, path: req.path }, 'unhandled error');
     if (!res.headersSent) sendProblem(res, 'INTERNAL', 'internal error', { errorId });

@@ -36,9 +36,40 @@ export function createPool(connectionString: string, max: number, options: { set
     const role = options.setRole;
     pool.on('connect', (client) => { void client.query(`set role ${pg.escapeIdentifier(role)}`); });
   }
-  // An idle client that errors (server restart) must not crash the process.
+  // A client that errors (server restart, admin shutdown, network) must not crash the process.
+  // Idle clients: the pool drops them and emits 'error' on the pool. Checked-out clients: pg emits
+  // 'error' on the client itself when no query is active at that moment (a transaction waiting on
+  // the signer, say); without a listener that is an uncaught exception. The next query on such a
+  // client fails, and release() drops it from the pool (it is no longer queryable).
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => { client.on('error', () => undefined); });
   return pool;
+}
+
+/** Connection-level failures: the server is down, restarting, unreachable or refused us for now. */
+const UNAVAILABLE_NET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND']);
+const UNAVAILABLE_SQLSTATES = new Set([
+  '57P01', // admin_shutdown: terminating connection due to administrator command
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now: the database system is starting up / shutting down
+  '53300', // too_many_connections
+]);
+const UNAVAILABLE_MESSAGES = /Connection terminated|connection error and is not queryable|Client was closed and is not queryable|timeout exceeded when trying to connect|the database system is (starting up|shutting down|in recovery mode)|terminating connection due to administrator command/i;
+
+/**
+ * Whether an error means "Postgres cannot be reached right now" (retry later) rather than a fault
+ * of the request or the code: refused or reset connections, SQLSTATE class 08 (connection
+ * exception), 57P01/57P02/57P03, too many connections, and node-postgres's own messages for a dead
+ * connection. The HTTP layer answers these with 503 DATABASE_UNAVAILABLE.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, message } = e as { code?: unknown; message?: unknown };
+    if (typeof code === 'string' && (UNAVAILABLE_NET_CODES.has(code) || UNAVAILABLE_SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+    if (typeof message === 'string' && UNAVAILABLE_MESSAGES.test(message)) return true;
+    if (e instanceof AggregateError && e.errors.some((inner) => isDatabaseUnavailable(inner))) return true;
+  }
+  return false;
 }
 
 export function createKnex(connectionString: string): Knex {

@@ -22,11 +22,11 @@ export class SignerRefusal extends Error {
 export class SignerClient implements KeyProvider {
   constructor(private readonly socketPath: string) {}
 
-  private call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private call<T>(method: string, path: string, body?: unknown, timeoutMs = REQUEST_TIMEOUT_MS): Promise<T> {
     return new Promise((resolve, reject) => {
       const text = body === undefined ? undefined : JSON.stringify(body);
       const req = httpRequest({
-        socketPath: this.socketPath, method, path, timeout: REQUEST_TIMEOUT_MS,
+        socketPath: this.socketPath, method, path, timeout: timeoutMs,
         headers: text ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) } : {},
       }, (res) => {
         const chunks: Buffer[] = [];
@@ -66,8 +66,9 @@ export class SignerClient implements KeyProvider {
     return this.call('GET', '/keys/count');
   }
 
-  health(): Promise<Record<string, unknown>> {
-    return this.call('GET', '/health');
+  /** The signer's own health (its HSM sessions); `timeoutMs` bounds a readiness probe. */
+  health(timeoutMs = REQUEST_TIMEOUT_MS): Promise<Record<string, unknown>> {
+    return this.call('GET', '/health', undefined, timeoutMs);
   }
 
   sign<T = Record<string, unknown>>(request: Record<string, unknown>): Promise<T> {
