@@ -33,7 +33,8 @@ import { BitcoinRpcClient } from '../../src/chains/bitcoin/rpc-client.ts';
 import { EthereumRpcClient } from '../../src/chains/ethereum/rpc-client.ts';
 import { BitcoinBlockSource } from '../../src/chains/bitcoin/block-source.ts';
 import { EthereumBlockSource } from '../../src/chains/ethereum/block-source.ts';
-import { p2wpkhFromPublicKey } from '../../src/chains/bitcoin/address.ts';
+import { decodeAddress, p2wpkhFromPublicKey } from '../../src/chains/bitcoin/address.ts';
+import { parseBlock } from '../../src/chains/bitcoin/block-scan.ts';
 import { startBitcoinRegtest, type BitcoinRegtest } from '../../src/chains/dev/bitcoin-regtest.ts';
 import { startEthereumDev, HARDHAT_CHAIN_ID, type EthereumDev } from '../../src/chains/dev/ethereum-dev.ts';
 import { DepositScanner } from '../../src/deposits/deposit-scanner.ts';
@@ -386,6 +387,49 @@ export async function startOutageRig(tuning: PipelineTuning): Promise<OutageRig>
 export async function readyz(url: string): Promise<{ status: number; body: { status: string; checks: Record<string, string>; down?: string[] } }> {
   const res = await fetch(`${url}/readyz`);
   return { status: res.status, body: (await res.json()) as { status: string; checks: Record<string, string>; down?: string[] } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the chains say, read from the nodes directly (never through the proxies).
+
+/**
+ * Every output on the best chain from `fromHeight` to the tip paying one of `addresses`: how many
+ * each received and in how many transactions. A destination paid twice shows up here however it happened.
+ */
+export async function bitcoinPaymentsTo(btc: BitcoinRegtest, fromHeight: number, addresses: string[]): Promise<Map<string, { outputs: number; value: bigint; txids: string[] }>> {
+  const byScript = new Map(addresses.map((a) => [Buffer.from(decodeAddress(a, 'bcoin-regtest').script).toString('hex'), a]));
+  const paid = new Map<string, { outputs: number; value: bigint; txids: string[] }>(addresses.map((a) => [a, { outputs: 0, value: 0n, txids: [] }]));
+  const tip = await btc.rpc.getBlockCount();
+  for (let h = fromHeight; h <= tip; h++) {
+    const block = parseBlock(await btc.rpc.getBlockRaw((await btc.rpc.getBlockHash(h))!));
+    for (const tx of block.transactions ?? []) {
+      for (const out of tx.outs) {
+        const address = byScript.get(Buffer.from(out.script).toString('hex'));
+        if (!address) continue;
+        const p = paid.get(address)!;
+        p.outputs++;
+        p.value += BigInt(out.value);
+        p.txids.push(tx.getId());
+      }
+    }
+  }
+  return paid;
+}
+
+/** Deposits as the service booked them: per sent transfer, its deposit rows and credit entries. */
+export async function depositBookings(owner: pg.Pool, chain: 'bitcoin' | 'ethereum', keys: string[]): Promise<Map<string, { rows: number; status: string[]; credits: number }>> {
+  const out = new Map<string, { rows: number; status: string[]; credits: number }>(keys.map((k) => [k, { rows: 0, status: [], credits: 0 }]));
+  const { rows } = await owner.query<{ deposit_key: string; status: string }>('select deposit_key, status from deposits where chain = $1 and deposit_key = any($2)', [chain, keys]);
+  for (const r of rows) { const o = out.get(r.deposit_key)!; o.rows++; o.status.push(r.status); }
+  // Credit entries are keyed deposit:<chain>:<deposit key>:<generation>.
+  const { rows: entries } = await owner.query<{ idempotency_id: string }>(
+    `select idempotency_id from journal_entries where type = 'deposit' and idempotency_id like $1`, [`deposit:${chain}:%`]);
+  for (const e of entries) {
+    const key = e.idempotency_id.slice(`deposit:${chain}:`.length).replace(/:\d+$/, '');
+    const o = out.get(key);
+    if (o) o.credits++;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
