@@ -57,6 +57,11 @@ export interface BitcoinRegtest {
    */
   reorg(depth: number): Promise<{ orphaned: string[]; replacement: string[] }>;
   invalidateBlock(hash: string): Promise<void>;
+  /**
+   * Stops the node and starts it again on the same data directory, port and API key, as an
+   * operator restarting it would: an on-disk chain survives (not with `memory`), the mempool does not.
+   */
+  restart(): Promise<void>;
   reconsiderBlock(hash: string): Promise<void>;
   /** Whether an output is unspent (confirmed or in the mempool), via gettxout. */
   isUnspent(txid: string, vout: number): Promise<boolean>;
@@ -79,7 +84,7 @@ export async function startBitcoinRegtest(options: BitcoinRegtestOptions): Promi
   const apiKey = randomBytes(16).toString('hex');
   const httpPort = await freeLoopbackPort();
   const logFile = path.join(options.dataDir, 'bcoin.log');
-  const proc: DevProcess = spawnNodeScript(script, [
+  const spawnNode = (): DevProcess => spawnNodeScript(script, [
     '--network=regtest', `--prefix=${options.dataDir}`, `--memory=${options.memory ? 'true' : 'false'}`,
     '--http-host=127.0.0.1', `--http-port=${httpPort}`, `--api-key=${apiKey}`,
     '--listen=false', '--workers=false', '--log-level=warning', '--log-console=true',
@@ -94,6 +99,7 @@ export async function startBitcoinRegtest(options: BitcoinRegtestOptions): Promi
     // fast enough for regtest; without it bcoin dies with "Cannot find module 'mrmr.node'".
     env: { NODE_BACKEND: 'js', BCOIN_ROOT: bcoinRoot },
   });
+  let proc = spawnNode();
   const rpcUrl = `http://127.0.0.1:${httpPort}/`;
   const rpc = new BitcoinRpcClient({ url: rpcUrl, username: 'x', password: apiKey });
   await waitUntilReady('bcoin regtest', proc, () => rpc.getBlockCount());
@@ -189,10 +195,15 @@ export async function startBitcoinRegtest(options: BitcoinRegtestOptions): Promi
   };
 
   return {
-    network: 'bcoin-regtest', rpcUrl, apiKey, rpc, minerAddress: minerWallet.address, pid: proc.child.pid!, logFile,
+    network: 'bcoin-regtest', rpcUrl, apiKey, rpc, minerAddress: minerWallet.address, get pid() { return proc.child.pid!; }, logFile,
     faucet, mine, reorg, isUnspent,
     invalidateBlock: async (hash) => { await rpc.invalidateBlock(hash); },
     reconsiderBlock: async (hash) => { await rpc.reconsiderBlock(hash); },
+    restart: async () => {
+      await proc.stop();
+      proc = spawnNode();
+      await waitUntilReady('bcoin regtest', proc, () => rpc.getBlockCount());
+    },
     stop: () => proc.stop(),
   };
 }
