@@ -13,6 +13,7 @@ import type { Queryable } from '../platform/tx.ts';
 import type { LedgerService } from '../ledger/ledger-service.ts';
 import { appendEvent } from '../events/event-feed.ts';
 import type { CaseService } from '../cases/index.ts';
+import { CoinStore } from '../wallets/coin-store.ts';
 import type { WatchIndex } from './watch-index.ts';
 
 export interface ScannerOptions {
@@ -63,6 +64,8 @@ export async function creditEntriesOf(q: Queryable, row: { chain: string; deposi
 }
 
 export class DepositScanner {
+  private readonly coins = new CoinStore();
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly ledger: LedgerService,
@@ -226,11 +229,7 @@ export class DepositScanner {
         : await this.book(q, row, suspense);
       if (this.chain === 'bitcoin' && !suspense && row.output_index !== null) {
         // Our own UTXO set: coin selection never depends on a node's address index.
-        await q.query(
-          `insert into utxos (txid, vout, wallet_id, address, key_id, value, status, origin)
-           values ($1, $2, $3, $4, $5, $6, 'unspent', 'deposit')
-           on conflict (txid, vout) do update set status = 'unspent' where utxos.status = 'gone'`,
-          [row.txid, row.output_index, row.wallet_id, row.address, row.key_id, row.amount.toString()]);
+        await this.coins.addDeposit(q, { txid: row.txid, vout: row.output_index, walletId: row.wallet_id!, address: row.address, keyId: row.key_id!, value: row.amount });
       }
       await q.query(`update deposits set status = $2, credit_entry_id = $3, updated_at = now() where id = $1`,
         [row.id, suspense ? 'suspense' : 'credited', entryIds[0]]);
@@ -314,7 +313,7 @@ export class DepositScanner {
         continue;
       }
       const reversalIds = await this.reverse(q, row);
-      if (this.chain === 'bitcoin') await q.query(`update utxos set status = 'gone' where txid = $1 and vout = $2 and status = 'unspent'`, [row.txid, row.output_index]);
+      if (this.chain === 'bitcoin' && row.output_index !== null) await this.coins.dropDeposit(q, row.txid, row.output_index);
       await q.query(`update deposits set status = 'reversed', reversal_entry_id = $2, updated_at = now() where id = $1`, [row.id, reversalIds[0]]);
       result.reversed++;
       await appendEvent(q, 'deposit.reversed', row.client_id, row.id, { ...this.payload(row, fork.height), reversalEntryIds: reversalIds });

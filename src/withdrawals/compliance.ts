@@ -6,13 +6,10 @@ import type { Queryable } from '../platform/tx.ts';
 import type { Asset } from '../assets/asset-registry.ts';
 import { evaluate, type LoadedPolicy, type PolicyDecision } from '../policy/index.ts';
 import type { StaticPriceSource } from '../pricing/index.ts';
-import type { WithdrawalRow } from './withdrawal-service.ts';
-import type { TravelRule } from './travel-rule-step.ts';
+import type { WithdrawalRow } from './withdrawal-store.ts';
+import type { TravelRule, TravelRuleRefusal, TravelRuleResult } from './travel-rule-step.ts';
 
-export interface TravelRuleResult {
-  ok: true; status: 'not_required' | 'pending' | 'self_hosted_info_held' | 'sent' | 'acked'; tier: 'full' | 'reduced'; payload: Record<string, unknown>;
-}
-export interface TravelRuleRefusal { ok: false; code: string; detail: string }
+export type { TravelRuleRefusal, TravelRuleResult } from './travel-rule-step.ts';
 
 export class Compliance {
   constructor(private readonly deps: { policy: LoadedPolicy; prices: StaticPriceSource; travelRule: TravelRule }) {}

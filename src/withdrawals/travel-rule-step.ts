@@ -20,8 +20,13 @@ export function ownershipMessage(destination: string, quoteId: string): string {
   return ownershipChallenge(destination, ownershipNonce(quoteId));
 }
 import type { BitcoinNetworkName } from '../chains/bitcoin/networks.ts';
-import type { WithdrawalRow } from './withdrawal-service.ts';
-import type { TravelRuleRefusal, TravelRuleResult } from './compliance.ts';
+import type { WithdrawalRow } from './withdrawal-store.ts';
+import type { ClientService } from '../clients/client-service.ts';
+
+export interface TravelRuleResult {
+  ok: true; status: 'not_required' | 'pending' | 'self_hosted_info_held' | 'sent' | 'acked'; tier: 'full' | 'reduced'; payload: Record<string, unknown>;
+}
+export interface TravelRuleRefusal { ok: false; code: string; detail: string }
 
 export interface KycInput {
   name: { primary: string; secondary?: string | undefined };
@@ -33,15 +38,21 @@ export interface KycInput {
 }
 
 export class TravelRule {
-  constructor(private readonly deps: { keyring: Keyring; activeKid: string; bitcoinNetwork: BitcoinNetworkName; ethereumChainId: bigint; originatingVasp: string }) {}
+  constructor(private readonly deps: {
+    keyring: Keyring; activeKid: string; bitcoinNetwork: BitcoinNetworkName; ethereumChainId: bigint; originatingVasp: string;
+    /** Where KYC records are stored (storeKyc). */
+    clients?: Pick<ClientService, 'storeKyc'>;
+  }) {}
 
   sealRequest(context: string, value: Record<string, unknown>): Record<string, unknown> {
     return encryptJson(this.deps.keyring, this.deps.activeKid, value, `withdrawal-request:${context}`) as unknown as Record<string, unknown>;
   }
 
+  /** Seals the client's KYC record (SEG-11) and stores it with the client (the clients context owns the row). */
   async storeKyc(q: Queryable, clientId: string, kyc: KycInput): Promise<void> {
+    if (!this.deps.clients) throw new Error('TravelRule: no client service to store KYC with');
     const sealed = encryptJson(this.deps.keyring, this.deps.activeKid, kyc, `client-kyc:${clientId}`);
-    await q.query('update clients set kyc = $2, kyc_verified = $3 where id = $1', [clientId, sealed, kyc.verified]);
+    await this.deps.clients.storeKyc(q, clientId, sealed, kyc.verified);
   }
 
   async evaluate(q: Queryable, w: WithdrawalRow, _asset: Asset): Promise<TravelRuleResult | TravelRuleRefusal> {

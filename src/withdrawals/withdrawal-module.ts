@@ -23,6 +23,8 @@ import { createDestinationScreening, type DestinationScreening } from '../screen
 import { TravelRule } from './travel-rule-step.ts';
 import { WithdrawalService } from './withdrawal-service.ts';
 import { WithdrawalPipeline } from './withdrawal-pipeline.ts';
+import { WithdrawalStore } from './withdrawal-store.ts';
+import { CoinStore } from '../wallets/coin-store.ts';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 
@@ -49,7 +51,7 @@ export function createWithdrawalModule(deps: {
   cases?: CaseService;
 }): WithdrawalModule {
   const { config } = deps;
-  const cases = deps.cases ?? createCaseService(config, deps.ledger);
+  const cases = deps.cases ?? createCaseService(config, deps.ledger, deps.clients);
   const screening = createDestinationScreening(config);
   const at = (p: string) => path.resolve(repoRoot, p);
   const policy = loadPolicy(at(config.withdrawals.policyFile));
@@ -58,15 +60,17 @@ export function createWithdrawalModule(deps: {
   const { keyring, activeKid } = openKeyring(config.withdrawals.piiKeyringFile ?? path.join(config.dataDir, 'secrets', 'pii-keyring.json'));
   const bitcoinNetwork = deps.chains?.bitcoin.network ?? config.chains.bitcoin.network;
   const travelRule = new TravelRule({ keyring, activeKid, bitcoinNetwork, ethereumChainId: deps.chains?.ethereum.chainId ?? config.chains.ethereum.chainId,
-    originatingVasp: config.withdrawals.originatingVasp });
+    originatingVasp: config.withdrawals.originatingVasp, clients: deps.clients });
   const compliance = new Compliance({ policy, prices, travelRule });
-  const service = new WithdrawalService({
+  const coins = new CoinStore();
+  const service = new WithdrawalService({ coins,
     assets: deps.assets, ledger: deps.ledger, clients: deps.clients, compliance, approvers, bitcoinNetwork,
     holdTtlSeconds: config.ledger.holdMaxTtlSeconds,
     fees: { btcNetworkFeeMaxSat: config.withdrawals.btcNetworkFeeMaxSat, ethNetworkFeeMaxWei: config.withdrawals.ethNetworkFeeMaxWei, serviceFee: serviceFees(deps.assets, config.withdrawals.serviceFees), quoteTtlSeconds: config.withdrawals.quoteTtlSeconds },
   });
   const pipeline = deps.wallets && deps.signer && deps.chains ? new WithdrawalPipeline({
     pool: deps.pool, assets: deps.assets, ledger: deps.ledger, wallets: deps.wallets, signer: deps.signer, chains: deps.chains, compliance, approvers, cases, screening, log: deps.log,
+    store: new WithdrawalStore(), coins,
     settings: {
       confirmations: { bitcoin: config.chains.bitcoin.confirmations, ethereum: config.chains.ethereum.confirmations },
       btcFeeRateFallbackSatPerVbyte: config.withdrawals.btcFeeRateFallbackSatPerVbyte, btcFeeRateCapSatPerVbyte: config.withdrawals.btcFeeRateCapSatPerVbyte,

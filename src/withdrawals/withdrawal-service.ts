@@ -15,15 +15,14 @@ import { isChainError } from '../chains/errors.ts';
 import type { ApprovalInput, ApproverRegistry, RejectionInput } from './approvers.ts';
 import type { Compliance } from './compliance.ts';
 import { appendEvent } from '../events/event-feed.ts';
+import { transition, type WithdrawalRow } from './withdrawal-store.ts';
+import { CoinStore } from '../wallets/coin-store.ts';
 import { ownershipMessage } from './travel-rule-step.ts';
 
 export const IRREVERSIBILITY_WARNING = {
   id: 'irreversible-v1',
   text: 'Transfers on a blockchain cannot be reversed once executed. Check the destination address and network before you confirm.',
 };
-
-export type WithdrawalState = 'requested' | 'screening' | 'policy' | 'travel_rule' | 'approvals' | 'signing' | 'broadcast' | 'confirming'
-  | 'completed' | 'rejected' | 'failed' | 'cancelled';
 
 export interface FeeSettings {
   /** Largest network fee a BTC withdrawal may pay, in satoshi (quoted and held). */
@@ -35,37 +34,19 @@ export interface FeeSettings {
   quoteTtlSeconds: number;
 }
 
-export interface WithdrawalRow {
-  id: string; quote_id: string; client_id: string; asset: string; chain: 'bitcoin' | 'ethereum'; amount: bigint; service_fee: bigint;
-  network_fee_max: bigint; usd_cents: bigint; destination: string; destination_type: 'vasp' | 'self_hosted'; state: WithdrawalState;
-  source_tier: 'hot' | 'cold' | null; source_wallet_id: string | null; hold_id: string | null; initiator: string;
-  consent: Record<string, unknown>; policy: Record<string, unknown> | null; policy_hash: string | null; approvals_required: number;
-  travel_rule_status: string; travel_rule_tier: string | null; travel_rule_payload: Record<string, unknown> | null;
-  /** WDR-04: the screening record (src/screening) and the SHA-256 of its canonical JSON, also the intent's screeningHash. */
-  screening: Record<string, unknown> | null; screening_hash: string | null;
-  intent: Record<string, unknown> | null; intent_hash: string | null; build: Record<string, unknown> | null; signed_tx: string | null;
-  txid: string | null; broadcast_at: Date | null; confirmations: number; network_fee: bigint | null; entry_id: number | null;
-  attempts: number; next_run_at: Date; failure_code: string | null; failure_detail: string | null;
-  created_at: Date; updated_at: Date; completed_at: Date | null;
-}
-
-export async function transition(q: Queryable, w: { id: string; state: WithdrawalState }, to: WithdrawalState, detail: Record<string, unknown> = {}): Promise<void> {
-  await q.query(`update withdrawals set state = $2, updated_at = now(), next_run_at = now(), attempts = 0,
-                   completed_at = case when $2 in ('completed', 'rejected', 'failed', 'cancelled') then now() else completed_at end
-                 where id = $1`, [w.id, to]);
-  await q.query('insert into withdrawal_transitions (withdrawal_id, from_state, to_state, detail) values ($1, $2, $3, $4)', [w.id, w.state, to, detail]);
-}
-
-/** Frees the coins a withdrawal reserved and never spent (it ended before anything was sent). */
-export async function freeReservedCoins(q: Queryable, withdrawalId: string): Promise<void> {
-  await q.query(`update utxos set status = 'unspent', reserved_by = null where reserved_by = $1 and status = 'reserved'`, [withdrawalId]);
-}
+export type { WithdrawalRow, WithdrawalState } from './withdrawal-store.ts';
 
 export class WithdrawalService {
+  private readonly coins: CoinStore;
+
   constructor(private readonly deps: {
     assets: AssetRegistry; ledger: LedgerService; clients: ClientService; compliance: Compliance; approvers: ApproverRegistry;
     fees: FeeSettings; bitcoinNetwork: BitcoinNetworkName; holdTtlSeconds: number;
-  }) {}
+    /** The Bitcoin coins a cancelled or rejected withdrawal had reserved are freed here. */
+    coins?: CoinStore;
+  }) {
+    this.coins = deps.coins ?? new CoinStore();
+  }
 
   /** Validates an address for the asset's chain and network: a 400 with a stable code otherwise. */
   normalizeDestination(asset: Asset, destination: string): string {
@@ -244,7 +225,7 @@ export class WithdrawalService {
       const hold = await this.deps.ledger.getHold(q, w.hold_id);
       if (hold?.state === 'pending') await this.deps.ledger.releaseHold(q, w.hold_id, withdrawalHoldOwner(w.id), detail.actor);
     }
-    await freeReservedCoins(q, w.id);
+    await this.coins.free(q, w.id);
     if (failure) await q.query('update withdrawals set failure_code = $2, failure_detail = $3 where id = $1', [w.id, failure.code, failure.detail.slice(0, 2000)]);
     await transition(q, w, to, failure ? { ...detail, ...failure } : detail);
   }
