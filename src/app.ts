@@ -61,7 +61,7 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
   const apiKeys = new ApiKeyService(pool, config.auth.apiKeyCacheMs);
   const audit = new AuditLog(pool);
   const metrics = createMetrics();
-  const cases = createCaseService(config, ledger);
+  const cases = createCaseService(config, ledger, clients);
   const withdrawals = createWithdrawalModule({ config, pool, assets, ledger, clients, log, wallets: deps.wallets, signer: deps.signer, chains, cases });
 
   const routes: RouteDef[] = [];
@@ -75,7 +75,7 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
     ...walletRoutes({ wallets: deps.wallets, clients, assets, depositTier: config.deposits.tier }),
     ...depositRoutes({ assets }),
     ...withdrawalRoutes({ withdrawals: withdrawals.service, assets, clients, ledger, travelRule: withdrawals.travelRule }),
-    ...treasuryRoutes({ withdrawals: withdrawals.service, assets }),
+    ...treasuryRoutes({ withdrawals: withdrawals.service, assets, ledger }),
     ...caseRoutes({ cases, clients }),
     ...consoleRoutes(),
   );

@@ -10,6 +10,7 @@ import { DomainError } from '../platform/errors.ts';
 import type { Queryable } from '../platform/tx.ts';
 import { appendEvent } from '../events/event-feed.ts';
 import type { LedgerService } from '../ledger/ledger-service.ts';
+import type { ClientService } from '../clients/client-service.ts';
 
 export type CaseKind = 'dispute' | 'sanctions_hit' | 'privacy_device' | 'high_risk_destination' | 'reorg_shortfall';
 export type NoticeChannel = 'email' | 'sms' | 'in_app' | 'post';
@@ -49,7 +50,8 @@ const SCREENING_DECISIONS: Record<Exclude<CaseKind, 'dispute'>, readonly string[
 };
 
 export class CaseService {
-  constructor(private readonly redress: RedressPolicy, private readonly ledger: Pick<LedgerService, 'releaseFrozenHold'>) {}
+  constructor(private readonly redress: RedressPolicy, private readonly ledger: Pick<LedgerService, 'releaseFrozenHold'>,
+    private readonly clients: Pick<ClientService, 'lockState' | 'setState'>) {}
 
   get redressPolicy(): RedressPolicy {
     return this.redress;
@@ -98,10 +100,10 @@ export class CaseService {
    * exchange is told: DISPUTE or COMPLIANCE, never the case's kind.
    */
   async freezeClient(q: Queryable, clientId: string, input: { reasonCode: 'DISPUTE' | 'COMPLIANCE'; caseId: string; actor: string }): Promise<boolean> {
-    const { rows } = await q.query<{ state: string }>('select state from clients where id = $1 for update', [clientId]);
-    if (!rows[0]) throw new DomainError('CLIENT_NOT_FOUND', `no client ${clientId}`);
-    if (rows[0].state !== 'active') return false;
-    await q.query(`update clients set state = 'frozen' where id = $1`, [clientId]);
+    const state = await this.clients.lockState(q, clientId);
+    if (!state) throw new DomainError('CLIENT_NOT_FOUND', `no client ${clientId}`);
+    if (state !== 'active') return false;
+    await this.clients.setState(q, clientId, 'active', 'frozen');
     await q.query(`insert into client_state_changes (client_id, from_state, to_state, reason, case_id, actor) values ($1, 'active', 'frozen', $2, $3, $4)`,
       [clientId, input.reasonCode, input.caseId, input.actor]);
     await appendEvent(q, 'client.frozen', clientId, clientId, { clientId, reasonCode: input.reasonCode });
@@ -110,11 +112,10 @@ export class CaseService {
 
   /** Makes a frozen client active again, unless another case of theirs is still open. */
   async unfreezeClient(q: Queryable, clientId: string, input: { caseId: string; actor: string }): Promise<boolean> {
-    const { rows } = await q.query<{ state: string }>('select state from clients where id = $1 for update', [clientId]);
-    if (rows[0]?.state !== 'frozen') return false;
+    if ((await this.clients.lockState(q, clientId)) !== 'frozen') return false;
     const { rows: open } = await q.query('select id from cases where client_id = $1 and status = $2 and id <> $3 limit 1', [clientId, 'open', input.caseId]);
     if (open.length > 0) return false;
-    await q.query(`update clients set state = 'active' where id = $1`, [clientId]);
+    await this.clients.setState(q, clientId, 'frozen', 'active');
     await q.query(`insert into client_state_changes (client_id, from_state, to_state, reason, case_id, actor) values ($1, 'frozen', 'active', 'CASE_RESOLVED', $2, $3)`,
       [clientId, input.caseId, input.actor]);
     await appendEvent(q, 'client.unfrozen', clientId, clientId, { clientId });

@@ -49,6 +49,24 @@ export class ClientService {
     return client;
   }
 
+  /** The client's state, locked for the caller's transaction (a freeze and its case commit together). */
+  async lockState(q: Queryable, id: string): Promise<Client['state'] | undefined> {
+    const { rows } = await q.query<{ state: Client['state'] }>('select state from clients where id = $1 for update', [id]);
+    return rows[0]?.state;
+  }
+
+  /** Moves the client from one state to another; false when it was not in `from`. */
+  async setState(q: Queryable, id: string, from: Client['state'], to: Client['state']): Promise<boolean> {
+    const { rows } = await q.query('update clients set state = $3 where id = $1 and state = $2 returning id', [id, from, to]);
+    return rows.length === 1;
+  }
+
+  /** Stores the client's KYC record, sealed (encrypted) by the caller, and whether it is verified. */
+  async storeKyc(q: Queryable, id: string, sealed: unknown, verified: boolean): Promise<void> {
+    const { rows } = await q.query('update clients set kyc = $2, kyc_verified = $3 where id = $1 returning id', [id, sealed, verified]);
+    if (rows.length === 0) throw new DomainError('CLIENT_NOT_FOUND', `no client ${id}`, { clientId: id });
+  }
+
   async list(q: Queryable, filter: { externalRef?: string; afterCreatedId?: string; limit: number }): Promise<Client[]> {
     const { rows } = await q.query<ClientRow>(
       `select * from clients where ($1::text is null or external_ref = $1) and ($2::uuid is null or id > $2)

@@ -412,6 +412,14 @@ export class LedgerService {
     }));
   }
 
+  /** HOT-01: what the retail clients' own wallets hold of an asset, hot and cold. */
+  async retailHoldings(q: Queryable, asset: string): Promise<{ hot: bigint; cold: bigint }> {
+    const { rows } = await q.query<{ hot: bigint | null; cold: bigint | null }>(
+      `select sum(case when a.kind = 'client_wallet_hot' then a.balance end) as hot, sum(case when a.kind = 'client_wallet_cold' then a.balance end) as cold
+       from accounts a join clients c on c.id = a.client_id where c.classification = 'retail' and a.asset = $1`, [asset]);
+    return { hot: rows[0]!.hot ?? 0n, cold: rows[0]!.cold ?? 0n };
+  }
+
   /** Σ balances per asset and book over all accounts: zero when the books are whole (SEG-06). */
   async controlTotals(q: Queryable): Promise<{ asset: string; book: string; total: bigint }[]> {
     const { rows } = await q.query<{ asset: string; book: string; total: bigint }>(

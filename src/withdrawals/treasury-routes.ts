@@ -5,17 +5,14 @@ import { defineRoute, type RouteDef } from '../api/route.ts';
 import { uuid } from '../api/schemas.ts';
 import type { Queryable } from '../platform/tx.ts';
 import type { AssetRegistry } from '../assets/asset-registry.ts';
+import type { LedgerService } from '../ledger/ledger-service.ts';
 import type { WithdrawalRow, WithdrawalService } from './withdrawal-service.ts';
 import { presentWithdrawal } from './withdrawal-routes.ts';
 import type { ScreeningRecord } from '../screening/index.ts';
 
 /** HOT-01: the retail pool's hot share for an asset, now and after this withdrawal leaves its source tier. */
-async function hotRatio(q: Queryable, w: WithdrawalRow): Promise<{ before: string; after: string }> {
-  const { rows } = await q.query<{ hot: bigint | null; cold: bigint | null }>(
-    `select sum(case when a.kind = 'client_wallet_hot' then a.balance end) as hot, sum(case when a.kind = 'client_wallet_cold' then a.balance end) as cold
-     from accounts a join clients c on c.id = a.client_id where c.classification = 'retail' and a.asset = $1`, [w.asset]);
-  const hot = rows[0]!.hot ?? 0n;
-  const cold = rows[0]!.cold ?? 0n;
+async function hotRatio(ledger: LedgerService, q: Queryable, w: WithdrawalRow): Promise<{ before: string; after: string }> {
+  const { hot, cold } = await ledger.retailHoldings(q, w.asset);
   const pct = (h: bigint, c: bigint) => (h + c === 0n ? '0.00' : `${(h * 10_000n) / (h + c) / 100n}.${((h * 10_000n) / (h + c) % 100n).toString().padStart(2, '0')}`);
   const after = w.source_tier === 'cold' ? pct(hot, cold - w.amount > 0n ? cold - w.amount : 0n) : pct(hot - w.amount > 0n ? hot - w.amount : 0n, cold);
   return { before: pct(hot, cold), after };
@@ -45,7 +42,7 @@ const reasonText = z.string().min(1).max(500)
   .refine((v) => v.trim().length > 0, 'the reason must not be empty')
   .refine((v) => ![...v].some((ch) => ch.charCodeAt(0) < 0x20), 'no control characters');
 
-export function treasuryRoutes(deps: { withdrawals: WithdrawalService | undefined; assets: AssetRegistry }): RouteDef[] {
+export function treasuryRoutes(deps: { withdrawals: WithdrawalService | undefined; assets: AssetRegistry; ledger: LedgerService }): RouteDef[] {
   const service = () => {
     if (!deps.withdrawals) throw new Error('withdrawals are not configured');
     return deps.withdrawals;
@@ -66,7 +63,7 @@ export function treasuryRoutes(deps: { withdrawals: WithdrawalService | undefine
             'select approver_id, user_id, signed_at, expires_at from withdrawal_approvals where withdrawal_id = $1 and intent_hash = $2', [w.id, w.intent_hash]);
           out.push({
             withdrawal: presentWithdrawal(deps.assets, w), client: client[0], initiator: w.initiator,
-            policyTrace: w.policy?.trace ?? [], hotRatioRetailPct: await hotRatio(q, w), intent: w.intent, intentHash: w.intent_hash,
+            policyTrace: w.policy?.trace ?? [], hotRatioRetailPct: await hotRatio(deps.ledger, q, w), intent: w.intent, intentHash: w.intent_hash,
             // The Travel Rule status only: the (encrypted) originator and beneficiary data never leave the service here.
             travelRule: { status: w.travel_rule_status, tier: w.travel_rule_tier, destinationType: w.destination_type },
             // WDR-04 / WDR-06: the screening result the approval covers (the intent carries its hash), and its compliance case.

@@ -52,7 +52,7 @@ export async function startCustody(chain: 'bitcoin' | 'ethereum'): Promise<Custo
   await assets.load();
   const ledger = new LedgerService(db.app, assets);
   const clients = new ClientService(ledger);
-  const cases = createCaseService(loadConfig({ AMANAT_ENV: 'test' }), ledger);
+  const cases = createCaseService(loadConfig({ AMANAT_ENV: 'test' }), ledger, clients);
   const signerClient = new SignerClient(signer.socketPath);
   let btc: BitcoinRegtest | undefined;
   let eth: EthereumDev | undefined;
