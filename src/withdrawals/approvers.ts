@@ -54,6 +54,14 @@ export class ApproverRegistry {
     this.quorum = parsed.approvals.quorum;
     this.maxLifetimeSeconds = parsed.approvals.maxLifetimeSeconds;
     this.clockSkewSeconds = parsed.approvals.clockSkewSeconds;
+    // A quorum counts people (KEY-06): one officer under two approver ids would approve twice.
+    const idOfUser = new Map<string, string>();
+    for (const a of parsed.approvers) {
+      const person = a.userId.trim().toLowerCase();
+      const other = idOfUser.get(person);
+      if (other !== undefined) throw new Error(`${policyFile}: user ${a.userId} is registered under two approver ids (${other}, ${a.id}); one person, one approver id`);
+      idOfUser.set(person, a.id);
+    }
     this.byId = new Map(parsed.approvers.map((a) => [a.id, { id: a.id, userId: a.userId, algorithm: a.algorithm, publicKey: createPublicKey(a.publicKeyPem) }]));
   }
 
@@ -90,8 +98,10 @@ export class ApproverRegistry {
     }
     const signedAt = Date.parse(statement.signedAt);
     const expiresAt = Date.parse(statement.expiresAt);
-    if (!Number.isFinite(signedAt) || !Number.isFinite(expiresAt) || expiresAt <= signedAt) {
-      throw new DomainError('APPROVAL_INVALID', 'signedAt and expiresAt must be instants, expiresAt later', { reason: 'APPROVAL_WINDOW_INVALID' });
+    // The signer verifies the statement over exactly these strings as toISOString writes them: any other form could never verify there.
+    const canonicalInstant = (text: string, ms: number) => Number.isFinite(ms) && new Date(ms).toISOString() === text;
+    if (!canonicalInstant(statement.signedAt, signedAt) || !canonicalInstant(statement.expiresAt, expiresAt) || expiresAt <= signedAt) {
+      throw new DomainError('APPROVAL_INVALID', 'signedAt and expiresAt must be UTC instants as toISOString writes them (YYYY-MM-DDTHH:mm:ss.sssZ), expiresAt later', { reason: 'APPROVAL_WINDOW_INVALID' });
     }
     if (expiresAt <= nowMs) throw new DomainError('APPROVAL_INVALID', `the ${what} has expired`, { reason: 'APPROVAL_EXPIRED' });
     if (signedAt > nowMs + this.clockSkewSeconds * 1000) throw new DomainError('APPROVAL_INVALID', `the ${what} is signed in the future`, { reason: 'APPROVAL_FROM_FUTURE' });

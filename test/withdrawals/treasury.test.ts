@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { sign as cryptoSign, verify as cryptoVerify, createPublicKey } from 'node:crypto';
 import { inTransaction } from '../../src/platform/tx.ts';
-import { rejectionMessage } from '../../src/withdrawals/approvers.ts';
+import { ApproverRegistry, rejectionMessage } from '../../src/withdrawals/approvers.ts';
 import type { WithdrawalRow } from '../../src/withdrawals/withdrawal-service.ts';
 import { approve, tempDir, type TestApprover } from '../../signer/test/helpers.ts';
 import { show, startWithdrawals, type WithdrawalFixture } from '../helpers/withdrawals.ts';
@@ -340,4 +340,33 @@ test('WDR-06 CLI: treasury pending prints the Travel Rule status; treasury rejec
   const again = await cli(['treasury', 'reject', w.id, '--approver', bob!.id, '--key', keyFile, '--reason', 'twice']);
   assert.equal(again.code, 1);
   assert.match(again.stderr, /not waiting for approvals/);
+});
+
+test('KEY-06 WDR-06 an approval whose times are not written as toISOString writes them is refused (the signer could never verify it); nothing changes', async () => {
+  const { client, w } = await coldWaiting();
+  const [, bob] = f.approvers;
+  const before = await snapshot(w, client);
+  const signedAt = new Date(Date.now() - 60_000).toISOString().replace('Z', '+00:00');
+  const expiresAt = new Date(Date.now() + 3600_000).toISOString();
+  const message = (await import('../../signer/src/intent.ts')).approvalMessage({ intentHash: w.intent_hash!, approverId: bob!.id, signedAt, expiresAt });
+  const signature = cryptoSign('sha256', message, { key: bob!.privateKey, dsaEncoding: 'der' }).toString('base64');
+  const res = await call('POST', `/v1/treasury/approvals/${w.id}`, { body: { approverId: bob!.id, algorithm: bob!.algorithm, intentHash: w.intent_hash, signature, signedAt, expiresAt } });
+  assert.deepEqual([res.status, res.body.code, res.body.reason], [422, 'APPROVAL_INVALID', 'APPROVAL_WINDOW_INVALID'], JSON.stringify(res.body));
+  assert.equal(await snapshot(w, client), before, 'nothing changed');
+});
+
+test('KEY-06 the approver registry refuses a policy that registers one person under two approver ids (a quorum counts people)', () => {
+  const dir = tempDir('one-person-two-ids');
+  const [alice, bob] = f.approvers;
+  const registry = (approvers: { id: string; userId: string; algorithm: string; publicKeyPem: string }[]) => {
+    const file = path.join(dir, `policy-${approvers.map((a) => a.id).join('-')}.json`);
+    writeFileSync(file, JSON.stringify({ version: 't', approvals: { quorum: 2, maxLifetimeSeconds: 86_400, clockSkewSeconds: 60 }, approvers }));
+    return () => new ApproverRegistry(file);
+  };
+  const pem = (a: TestApprover) => createPublicKey(a.privateKey).export({ type: 'spki', format: 'pem' }).toString();
+  assert.throws(registry([{ id: 'officer-x', userId: 'Alice', algorithm: alice!.algorithm, publicKeyPem: pem(alice!) },
+    { id: 'officer-y', userId: ' alice ', algorithm: bob!.algorithm, publicKeyPem: pem(bob!) }]), /alice.*two approver ids/i);
+  const ok = registry([{ id: 'officer-x', userId: 'alice', algorithm: alice!.algorithm, publicKeyPem: pem(alice!) },
+    { id: 'officer-y', userId: 'bob', algorithm: bob!.algorithm, publicKeyPem: pem(bob!) }])();
+  assert.equal(ok.quorum, 2);
 });
