@@ -6,7 +6,9 @@
 // - a chain node: the service reaches it only through a TCP proxy in this process, which can refuse
 //   and reset every connection (the node is gone, as far as the service can tell) and come back on
 //   the same port; it can also cut right after a chosen request reached the node, so the node acts
-//   on it (a broadcast, a block read) and the answer never arrives;
+//   on it (a broadcast, a block read) and the answer never arrives. Behind the cut the bcoin node
+//   can also really be restarted with its chain data (btc.restart(): its mempool is lost); Hardhat
+//   keeps its chain in memory only, so for Ethereum the cut is the outage;
 // - Postgres: a dedicated server for one test (startDedicatedPostgres), stopped and started on the
 //   same data directory and port. The test runner's shared server is never touched.
 import net from 'node:net';
@@ -100,7 +102,7 @@ export interface TcpProxy {
   /** http://127.0.0.1:<port>/ : what the service is given as the node's RPC URL. */
   readonly url: string;
   readonly up: boolean;
-  /** Requests seen per armed pattern (diagnostics). */
+  /** How many times it has cut. */
   readonly cuts: number;
   /** Stops listening and destroys every open connection: new ones are refused, in-flight ones reset. */
   cut(): Promise<void>;
@@ -252,7 +254,8 @@ export async function startOutageRig(tuning: PipelineTuning): Promise<OutageRig>
     let signer = await startSigner(prepared);
     cleanups.push(() => signer.stop());
     const [btc, eth] = await Promise.all([
-      startBitcoinRegtest({ dataDir: path.join(dir, 'bitcoin'), memory: true }),
+      // On disk, so that it can be restarted with its chain (btc.restart()).
+      startBitcoinRegtest({ dataDir: path.join(dir, 'bitcoin') }),
       startEthereumDev({ dataDir: path.join(dir, 'ethereum') }),
     ]).catch(async (error: unknown) => { await cleanup(); throw error; });
     cleanups.push(() => btc.stop(), () => eth.stop());
