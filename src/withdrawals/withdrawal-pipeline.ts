@@ -10,9 +10,8 @@ import type pg from 'pg';
 import { createHash } from 'node:crypto';
 import { DomainError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
-import type { Queryable } from '../platform/tx.ts';
 import type { AssetRegistry, Asset } from '../assets/asset-registry.ts';
-import { withdrawalHoldOwner, type LedgerService, type Posting } from '../ledger/ledger-service.ts';
+import { withdrawalHoldOwner, type LedgerService } from '../ledger/ledger-service.ts';
 import type { WalletService } from '../wallets/wallet-service.ts';
 import type { SignerClient } from '../signer-client/signer-client.ts';
 import { SignerRefusal } from '../signer-client/signer-client.ts';
@@ -24,7 +23,9 @@ import { transition, WithdrawalStore, type SignedTx, type WithdrawalRow } from '
 import type { Compliance } from './compliance.ts';
 import type { ApproverRegistry } from './approvers.ts';
 import type { CaseService } from '../cases/index.ts';
-import { COMPLIANCE_HOLD, screeningHash, type DestinationScreening, type ScreeningRecord } from '../screening/index.ts';
+import type { DestinationScreening } from '../screening/index.ts';
+import { ComplianceSteps, screeningProblem } from './compliance-steps.ts';
+import { WithdrawalOutcomes } from './withdrawal-outcomes.ts';
 import type { IntentBase, Payout, SignIo } from './payout/payout.ts';
 import { BitcoinPayout } from './payout/bitcoin-payout.ts';
 import { CoinStore } from '../wallets/coin-store.ts';
@@ -101,10 +102,15 @@ interface Claim { session: pg.PoolClient; w: WithdrawalRow }
 export class WithdrawalPipeline {
   private readonly store: WithdrawalStore;
   private readonly payouts: Record<'bitcoin' | 'ethereum', Payout>;
+  private readonly outcomes: WithdrawalOutcomes;
+  private readonly compliance: ComplianceSteps;
 
   constructor(private readonly deps: PipelineDeps) {
     this.store = deps.store ?? new WithdrawalStore();
     this.payouts = deps.payouts ?? createPayouts(deps, this.store);
+    this.outcomes = new WithdrawalOutcomes({ ledger: deps.ledger, assets: deps.assets, store: this.store, payouts: this.payouts, log: deps.log });
+    this.compliance = new ComplianceSteps({ assets: deps.assets, ledger: deps.ledger, cases: deps.cases, compliance: deps.compliance, approvers: deps.approvers,
+      store: this.store, payouts: this.payouts, outcomes: this.outcomes, vaspTravelRule: deps.settings.vaspTravelRule, log: deps.log });
   }
 
   /** Works runnable withdrawals until none is left or `max` steps were taken; returns the steps taken. */
@@ -188,7 +194,7 @@ export class WithdrawalPipeline {
     if (beforeBroadcast && permanent) {
       // Nothing left our hands yet: fail and release the client's funds.
       await this.withLocked(w.id, async (q, current) => {
-        if (current.state === w.state && !current.signed_tx) await this.finishUnsent(q, current, 'failed', code, detail);
+        if (current.state === w.state && !current.signed_tx) await this.outcomes.finishUnsent(q, current, 'failed', code, detail);
       });
       return;
     }
@@ -229,8 +235,8 @@ export class WithdrawalPipeline {
     switch (w.state) {
       case 'requested': return this.record(c, (q, cur) => transition(q, cur, 'screening'));
       case 'screening': return this.screeningStep(c);
-      case 'policy': return this.record(c, (q, cur) => this.policyStep(q, cur));
-      case 'travel_rule': return this.record(c, (q, cur) => this.travelRuleStep(q, cur));
+      case 'policy': return this.record(c, (q, cur) => this.compliance.policy(q, cur));
+      case 'travel_rule': return this.record(c, (q, cur) => this.compliance.travelRule(q, cur));
       case 'approvals': return this.approvalsStep(c);
       case 'signing': return this.signingStep(c);
       case 'broadcast': return this.broadcastStep(c);
@@ -247,18 +253,6 @@ export class WithdrawalPipeline {
     return this.payouts[w.chain];
   }
 
-  /** Rejected, failed or cancelled before anything was broadcast: the hold is voided, reserved coins freed. */
-  private async finishUnsent(q: Queryable, w: WithdrawalRow, to: 'rejected' | 'failed', code: string, detail: string): Promise<void> {
-    if (w.hold_id) {
-      const hold = await this.deps.ledger.getHold(q, w.hold_id);
-      if (hold?.state === 'pending') await this.deps.ledger.releaseHold(q, w.hold_id, withdrawalHoldOwner(w.id), 'pipeline');
-    }
-    await this.payout(w).release(q, w);
-    await this.store.set(q, w.id, { failure_code: code, failure_detail: detail.slice(0, 2000) });
-    await transition(q, w, to, { code, detail });
-    await appendEvent(q, to === 'rejected' ? 'withdrawal.rejected' : 'withdrawal.failed', w.client_id, w.id, { withdrawalId: w.id, code, detail });
-  }
-
   /**
    * WDR-04, before the policy (a policy denial releases the hold, which a sanctions hit must never
    * do): the destination is classified, scored and matched against sanctions and privacy-device
@@ -270,111 +264,20 @@ export class WithdrawalPipeline {
    */
   private async screeningStep(c: Claim): Promise<void> {
     const screened = await this.deps.screening.screen(c.w.chain, c.w.destination, c.w.destination_type);
-    await this.record(c, (q, w) => this.recordScreening(q, w, screened));
-  }
-
-  private async recordScreening(q: pg.PoolClient, w: WithdrawalRow, { record, hash }: { record: ScreeningRecord; hash: string }): Promise<void> {
-    await this.store.set(q, w.id, { screening: record as unknown as Record<string, unknown>, screening_hash: hash, destination_type: record.destinationType });
-    const r = record.result;
-    const details = { screeningHash: hash, screening: record };
-    const actor = 'pipeline:screening';
-    switch (record.outcome) {
-      case 'sanctioned': {
-        const hold = w.hold_id ? await this.deps.ledger.getHold(q, w.hold_id) : undefined;
-        const opened = await this.deps.cases.open(q, { kind: 'sanctions_hit', clientId: w.client_id, withdrawalId: w.id, actor,
-          details: { ...details, holdId: w.hold_id, holdStateAtHit: hold?.state ?? 'missing' },
-          summary: `sanctions match on the destination ${r.address} (${r.sanctionsList ?? 'list'}): transfer blocked, funds and client frozen` });
-        await this.deps.cases.freezeClient(q, w.client_id, { reasonCode: 'COMPLIANCE', caseId: opened.id, actor });
-        return this.finishFrozen(q, w, opened.id, `sanctions match: ${r.sanctionsList ?? 'list'} (${r.listVersion}); case ${opened.id}`);
-      }
-      case 'privacy_device': {
-        const opened = await this.deps.cases.open(q, { kind: 'privacy_device', clientId: w.client_id, withdrawalId: w.id, actor, details,
-          summary: `destination ${r.address} is exposed to a privacy device (${r.tags.join(', ') || 'tagged'}): transfer refused` });
-        this.deps.log.info({ withdrawalId: w.id, caseId: opened.id }, 'privacy-device destination refused');
-        return this.finishUnsent(q, w, 'rejected', 'PRIVACY_DEVICE', 'the destination is exposed to a mixer or another privacy device; transfers to them are not supported');
-      }
-      case 'high_risk': {
-        const opened = await this.deps.cases.open(q, { kind: 'high_risk_destination', clientId: w.client_id, withdrawalId: w.id, actor, details,
-          summary: `destination ${r.address} risk score ${r.riskScore} (threshold ${record.highRiskScore}): treasury approvals required` });
-        return transition(q, w, 'policy', { screeningHash: hash, outcome: record.outcome, riskScore: r.riskScore, caseId: opened.id, destinationType: record.destinationType });
-      }
-      case 'clear':
-        return transition(q, w, 'policy', { screeningHash: hash, outcome: record.outcome, riskScore: r.riskScore, destinationType: record.destinationType });
-    }
-  }
-
-  /**
-   * A sanctions hit: rejected (SANCTIONED, which never leaves the firm), but unlike finishUnsent the
-   * client's funds are not given back. The hold is frozen under the case: it stays held, the
-   * expiry loop and the void route cannot release it, and only the case's decision can
-   * (LedgerService.releaseFrozenHold). The exchange is told COMPLIANCE_HOLD and nothing more
-   * (AML tipping-off).
-   */
-  private async finishFrozen(q: Queryable, w: WithdrawalRow, caseId: string, detail: string): Promise<void> {
-    let hold = 'none';
-    if (w.hold_id) {
-      const current = await this.deps.ledger.getHold(q, w.hold_id);
-      hold = current?.state ?? 'missing';
-      if (current?.state === 'pending') hold = (await this.deps.ledger.freezeHold(q, w.hold_id, withdrawalHoldOwner(w.id), { caseId, withdrawalId: w.id, reason: 'sanctions_hit' }, 'pipeline:screening')).state;
-      // A hold already gone (it expired while the worker was down) cannot be frozen: the frozen
-      // client can still move nothing, and the case says so for compliance to act on.
-      if (hold !== 'frozen') this.deps.log.error({ withdrawalId: w.id, caseId, hold }, 'sanctions hit: the withdrawal hold could not be frozen');
-    }
-    await this.payout(w).release(q, w);
-    await this.store.set(q, w.id, { failure_code: 'SANCTIONED', failure_detail: detail.slice(0, 2000) });
-    await transition(q, w, 'rejected', { code: 'SANCTIONED', caseId, hold });
-    await appendEvent(q, 'withdrawal.rejected', w.client_id, w.id, { withdrawalId: w.id, code: COMPLIANCE_HOLD.code });
-  }
-
-  private async policyStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
-    const asset = this.asset(w);
-    // Where the coins come from: the client's hot wallet when it covers amount and fee net of what
-    // is already on its way out of it, else cold (WDR-06). The hot wallet's holdings drop only when
-    // a withdrawal completes, so the withdrawals in flight from it are reserved against it here,
-    // one decision at a time per wallet (two could otherwise both take the same coins or wei).
-    await q.query('select pg_advisory_xact_lock(hashtextextended($1, 7262))', [`hot-wallet/${w.client_id}/${asset.chain}`]);
-    const balances = await this.deps.ledger.clientBalances(q, w.client_id);
-    const hotHoldings = balances.find((b) => b.asset === asset.code)!.holdings.hot;
-    const inFlight = await this.store.inFlightFromHot(q, w);
-    const needed = w.amount + (this.payout(w).clientPaysFee(asset) ? w.network_fee_max : 0n);
-    const tier: 'hot' | 'cold' = hotHoldings - inFlight >= needed ? 'hot' : 'cold';
-    const decision = await this.deps.compliance.evaluatePolicy(q, w, asset, tier);
-    // WDR-06 cold, and WDR-04 a high-risk destination from either tier: at least the approver quorum.
-    const highRisk = (w.screening as ScreeningRecord | null)?.outcome === 'high_risk';
-    const approvals = tier === 'cold' || highRisk ? Math.max(decision.approvals, this.deps.approvers.quorum) : decision.approvals;
-    await this.store.set(q, w.id, { policy: decision as unknown as Record<string, unknown>, policy_hash: decision.policyHash, source_tier: tier,
-      approvals_required: decision.outcome === 'deny' ? 0 : approvals });
-    if (decision.outcome === 'deny') {
-      return this.finishUnsent(q, w, 'rejected', 'POLICY_DENIED', `denied by ${decision.matchedRules.join(', ')}: ${decision.reasons.join(', ')}`);
-    }
-    await transition(q, w, 'travel_rule', { outcome: decision.outcome, approvals, tier });
-  }
-
-  private async travelRuleStep(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
-    const result = await this.deps.compliance.travelRule(q, w, this.asset(w));
-    if (!result.ok) return this.finishUnsent(q, w, 'rejected', result.code, result.detail);
-    let status = result.status;
-    if (status === 'pending' && this.deps.settings.vaspTravelRule === 'development-auto-ack') status = 'acked';
-    await this.store.set(q, w.id, { travel_rule_status: status, travel_rule_tier: result.tier, travel_rule_payload: result.payload });
-    if (status === 'pending') {
-      // WDR-05: nothing is signed before the beneficiary VASP has the data; the VASP exchange picks it up from here.
-      await this.store.waitFor(q, w.id, 60);
-      return;
-    }
-    await transition(q, w, 'approvals', { travelRule: status, tier: result.tier });
+    await this.record(c, (q, w) => this.compliance.screening(q, w, screened));
   }
 
   /** Builds the transaction and fixes the intent the approvers and the signer see; then waits for the approvals it needs. */
   private async approvalsStep(c: Claim): Promise<void> {
     const asset = this.asset(c.w);
     // Network reads (fee rates) and new keys (a change address) before the transaction that reserves the coins.
-    const gathered = c.w.intent_hash || this.screeningProblem(c.w, false) ? undefined : await this.payout(c.w).gather(c.w, asset);
+    const gathered = c.w.intent_hash || screeningProblem(c.w, false) ? undefined : await this.payout(c.w).gather(c.w, asset);
     await this.record(c, async (q, current) => {
       let w = current;
       if (!w.intent_hash) {
         // Fail closed: nothing unscreened gets an intent (a withdrawal from before screening existed included).
-        const unscreened = this.screeningProblem(w, false);
-        if (unscreened) return this.finishUnsent(q, w, 'rejected', unscreened.code, unscreened.detail);
+        const unscreened = screeningProblem(w, false);
+        if (unscreened) return this.outcomes.finishUnsent(q, w, 'rejected', unscreened.code, unscreened.detail);
         if (gathered === undefined) throw new StaleStep('the intent was fixed meanwhile');
         const base: IntentBase = {
           intentId: w.id, asset: asset.code, clientId: w.client_id, initiator: w.initiator, purpose: 'withdrawal',
@@ -397,7 +300,7 @@ export class WithdrawalPipeline {
           // withdrawal ends here and the client's funds and coins are freed (a new request starts over).
           const expiresAt = Date.parse((w.intent as { expiresAt: string }).expiresAt);
           if (expiresAt <= Date.now()) {
-            return this.finishUnsent(q, w, 'failed', 'APPROVALS_EXPIRED',
+            return this.outcomes.finishUnsent(q, w, 'failed', 'APPROVALS_EXPIRED',
               `${given} of ${w.approvals_required} approvals before the intent expired at ${new Date(expiresAt).toISOString()}`);
           }
           // Waiting for treasury: approve() wakes it up; meanwhile look again now and then.
@@ -409,29 +312,15 @@ export class WithdrawalPipeline {
     });
   }
 
-  /**
-   * The stored screening must be the one the intent carries: its record hashes to screening_hash
-   * and (once there is an intent) the intent's screeningHash is that hash. A record changed after
-   * the approvers saw it never reaches the signer.
-   */
-  private screeningProblem(w: WithdrawalRow, withIntent: boolean): { code: string; detail: string } | undefined {
-    if (!w.screening || !w.screening_hash) return { code: 'SCREENING_MISSING', detail: 'the destination was never screened: nothing is signed unscreened' };
-    if (screeningHash(w.screening) !== w.screening_hash) return { code: 'SCREENING_MISMATCH', detail: 'the stored screening result does not hash to the stored screening hash' };
-    if (withIntent && (w.intent as { screeningHash?: string } | null)?.screeningHash !== w.screening_hash) {
-      return { code: 'SCREENING_MISMATCH', detail: 'the intent does not carry the stored screening hash' };
-    }
-    return undefined;
-  }
-
   private async signingStep(c: Claim): Promise<void> {
-    const screening = this.screeningProblem(c.w, true);
-    if (screening) return this.record(c, (q, w) => this.finishUnsent(q, w, 'rejected', screening.code, screening.detail));
+    const screening = screeningProblem(c.w, true);
+    if (screening) return this.record(c, (q, w) => this.outcomes.finishUnsent(q, w, 'rejected', screening.code, screening.detail));
     // Screened again at the last moment: a designation published while the withdrawal waited for
     // approvals or Travel Rule data still stops it, frozen, exactly as at the screening step.
     const latest = await this.deps.screening.screen(c.w.chain, c.w.destination, c.w.destination_type);
     if (latest.record.outcome === 'sanctioned' || latest.record.outcome === 'privacy_device') {
       this.deps.log.warn({ withdrawalId: c.w.id, outcome: latest.record.outcome }, 'destination blocked by screening just before signing');
-      return this.record(c, (q, w) => this.recordScreening(q, w, latest));
+      return this.record(c, (q, w) => this.compliance.screening(q, w, latest));
     }
     // WDR-03: coins leave only against a live hold, one that outlives the time to confirm; a hold
     // that has expired (or is about to) has given the client's funds back, so nothing is signed.
@@ -440,7 +329,7 @@ export class WithdrawalPipeline {
     const live = await this.record(c, async (q, w) => {
       const hold = w.hold_id ? await this.deps.ledger.getHold(q, w.hold_id) : undefined;
       if (!hold || hold.state !== 'pending' || (!hold.committedAt && hold.expiresAt.getTime() < Date.now() + HOLD_MARGIN_MS)) {
-        await this.finishUnsent(q, w, 'failed', 'HOLD_EXPIRED',
+        await this.outcomes.finishUnsent(q, w, 'failed', 'HOLD_EXPIRED',
           `the withdrawal's hold is ${hold?.state ?? 'missing'}${hold ? `, expiring ${hold.expiresAt.toISOString()}` : ''}: nothing is signed without a live hold`);
         return false;
       }
@@ -459,7 +348,7 @@ export class WithdrawalPipeline {
       }
       if (TRANSIENT_SIGNER_CODES.has(error.code)) throw error;
       // A refusal by the signer's own checks ends the withdrawal with nothing signed and the client's funds released.
-      await this.record(c, (q, w) => this.finishUnsent(q, w, 'rejected', `SIGNER_${error.code}`, error.message));
+      await this.record(c, (q, w) => this.outcomes.finishUnsent(q, w, 'rejected', `SIGNER_${error.code}`, error.message));
     }
   }
 
@@ -535,8 +424,8 @@ export class WithdrawalPipeline {
         }
         await this.store.set(q, w.id, { confirmations: mined.confirmations });
         if (!done) return this.store.waitFor(q, w.id, 1);
-        if (mined.reverted) return this.finishFailedOnChain(q, w, asset, mined, facts);
-        return this.complete(q, w, asset, mined, facts);
+        if (mined.reverted) return this.outcomes.finishFailedOnChain(q, w, asset, mined, facts);
+        return this.outcomes.complete(q, w, asset, mined, facts);
       });
       return;
     }
@@ -594,41 +483,4 @@ export class WithdrawalPipeline {
     return true;
   }
 
-  /** WDR-07: post the hold with the real fee, release the rest, record change, tell the exchange. */
-  private async complete(q: pg.PoolClient, w: WithdrawalRow, asset: Asset, mined: Awaited<ReturnType<Payout['findMined']>> & object, facts: unknown): Promise<void> {
-    const { ledger } = this.deps;
-    const payout = this.payout(w);
-    const networkFee = mined.networkFee;
-    const clientPaysFee = payout.clientPaysFee(asset);
-    const leaves = w.amount + (clientPaysFee ? networkFee : 0n);
-    const walletKind = w.source_tier === 'cold' ? 'client_wallet_cold' : 'client_wallet_hot';
-    const credits: Posting[] = [{ accountId: await ledger.systemAccountId(q, asset.code, 'external_world'), amount: leaves }];
-    if (w.service_fee > 0n) credits.push({ accountId: await ledger.systemAccountId(q, asset.code, 'house_fees'), amount: w.service_fee });
-    const others: Posting[] = [
-      { accountId: await ledger.clientAccountId(q, w.client_id, asset.code, walletKind), amount: -leaves },
-      { accountId: await ledger.systemAccountId(q, asset.code, 'external_chain'), amount: leaves },
-    ];
-    const posted = await ledger.postHold(q, {
-      holdId: w.hold_id!, owner: withdrawalHoldOwner(w.id), idempotencyId: `withdrawal:${w.id}`, type: w.service_fee > 0n ? 'fee' : 'withdrawal',
-      debit: leaves + w.service_fee, credits, others, actor: 'pipeline',
-      cause: { withdrawalId: w.id, txid: w.txid, chain: asset.chain, networkFee: networkFee.toString(), ...(w.service_fee > 0n ? { feeScheduleVersion: 'service-fee-v1' } : {}) },
-    });
-    await payout.settle(q, w, asset, mined, facts);
-    await this.store.set(q, w.id, { network_fee: networkFee, entry_id: posted.entryId });
-    await transition(q, w, 'completed', { txid: w.txid, networkFee: networkFee.toString() });
-    const feeAsset = payout.feeAsset(asset);
-    await appendEvent(q, 'withdrawal.completed', w.client_id, w.id, {
-      withdrawalId: w.id, asset: asset.code, amount: this.deps.assets.toDecimal(asset.code, w.amount), txid: w.txid,
-      networkFee: this.deps.assets.toDecimal(feeAsset, networkFee), networkFeeAsset: feeAsset, networkFeePaidBy: clientPaysFee ? 'client' : 'house',
-      serviceFee: this.deps.assets.toDecimal(asset.code, w.service_fee), usdCents: w.usd_cents.toString(), fxRate: null,
-    });
-  }
-
-  /** A mined transaction that reverted (ERC-20): the asset did not move, the gas did. */
-  private async finishFailedOnChain(q: Queryable, w: WithdrawalRow, asset: Asset, mined: Awaited<ReturnType<Payout['findMined']>> & object, facts: unknown): Promise<void> {
-    await this.payout(w).settleReverted(q, w, asset, mined, facts);
-    if (w.hold_id) await this.deps.ledger.releaseHold(q, w.hold_id, withdrawalHoldOwner(w.id), 'pipeline');
-    await transition(q, w, 'failed', { code: 'REVERTED_ON_CHAIN' });
-    await appendEvent(q, 'withdrawal.failed', w.client_id, w.id, { withdrawalId: w.id, code: 'REVERTED_ON_CHAIN', txid: w.txid });
-  }
 }
