@@ -73,6 +73,13 @@ export async function pollUntil<T>(what: string, check: () => Promise<T | undefi
   throw new Error(`${what}: not reached after ${polls} polls${options.describe ? `; ${show(await options.describe())}` : ''}`);
 }
 
+/** Throws at once if any of the withdrawals ended other than completed: an outage must never fail one. */
+export async function assertNoneEnded(pool: pg.Pool, ids: string[]): Promise<void> {
+  const { rows } = await pool.query<{ id: string; state: string; failure_code: string | null; failure_detail: string | null }>(
+    `select id, state, failure_code, failure_detail from withdrawals where id = any($1) and state in ('failed', 'rejected', 'cancelled')`, [ids]);
+  if (rows.length > 0) throw new Error(`${rows.length} withdrawals ended during the outage: ${show(rows.slice(0, 3))}`);
+}
+
 /** A loop the test runs in the background (a worker, a scanner, a miner); its errors are kept, not thrown. */
 export interface Loop { readonly name: string; readonly errors: unknown[]; readonly rounds: number; stop(): Promise<void> }
 

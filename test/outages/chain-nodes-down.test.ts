@@ -13,7 +13,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CONFIRMATIONS, bitcoinPaymentsTo, depositBookings, ledgerInvariantProblems, pollUntil, readyz, show, startLoop, startOutageRig, type Loop, type OutageRig,
+  CONFIRMATIONS, assertNoneEnded, bitcoinPaymentsTo, depositBookings, ledgerInvariantProblems, pollUntil, readyz, show, startLoop, startOutageRig, type Loop, type OutageRig,
 } from '../helpers/outage.ts';
 
 const ETHER = 10n ** 18n;
@@ -85,6 +85,11 @@ test('R8 bitcoin node and ethereum node down mid-scan and mid-broadcast: scanner
   const cursors = async () => Object.fromEntries((await r.db.app.query<{ chain: string; height: number }>('select chain, height from scanner_cursors')).rows.map((c) => [c.chain, c.height]));
   const chainFailures = async (chain: string) => (await r.db.app.query<{ n: number }>(
     `select count(*)::int as n from withdrawals where id = any($1) and chain = $2 and failure_code in ('RPC_UNAVAILABLE', 'CHAIN_UNAVAILABLE')`, [ids, chain])).rows[0]!.n;
+  /** withdrawal.delayed events (the alarm) after event id `after`, with the chain of their withdrawal. */
+  const alarms = async (after: number) => (await r.db.app.query<{ id: number; chain: string; state: string }>(
+    `select e.id, w.chain, e.payload->>'state' as state from events e join withdrawals w on w.id::text = e.subject
+      where e.type = 'withdrawal.delayed' and e.id > $1 and w.id = any($2)`, [after, ids])).rows;
+  const lastEvent = async () => (await r.db.app.query<{ id: number }>('select coalesce(max(id), 0)::int as id from events')).rows[0]!.id;
   const bothDown = async () => {
     const down = await readyz(r.url);
     assert.equal(down.status, 503);
@@ -108,7 +113,12 @@ test('R8 bitcoin node and ethereum node down mid-scan and mid-broadcast: scanner
   // The network goes on: more deposits, more blocks.
   await depositBatch(4, 3);
   await r.mine(2);
-  await pollUntil('withdrawals waiting for both nodes', async () => (await chainFailures('bitcoin')) > 0 && (await chainFailures('ethereum')) > 0);
+  // Down for longer than the retry budget: every withdrawal raises its alarm, and none fails.
+  await pollUntil('every withdrawal paused past its retry budget', async () => {
+    await assertNoneEnded(r.db.app, ids);
+    return (await alarms(0)).length === ids.length;
+  }, { describe: async () => (await r.db.app.query('select chain, state, failure_code, attempts from withdrawals where id = any($1)', [ids])).rows });
+  assert.ok((await chainFailures('bitcoin')) > 0 && (await chainFailures('ethereum')) > 0, 'withdrawals on both chains wait for their node');
   const { rows: [signedDuring1] } = await r.db.app.query<{ n: number }>('select count(*)::int as n from withdrawals where id = any($1) and signed_tx is not null', [ids]);
   assert.equal(signedDuring1!.n, 0, 'nothing is signed without the node (fee rate, nonce)');
   // 2. Mid-broadcast, armed before the nodes come back: the 4th Bitcoin and 3rd Ethereum
@@ -145,15 +155,22 @@ test('R8 bitcoin node and ethereum node down mid-scan and mid-broadcast: scanner
   t.diagnostic(`cut mid-broadcast with signed withdrawals ${show(sent)}; cursors ${show(await cursors())}`);
   // The network goes on again (the miner keeps mining): more deposits while the nodes are away.
   const worker = loops.find((l) => l.name === 'withdrawals')!;
-  const [w0, m0] = [worker.rounds, miner.rounds];
+  const [w0, m0, e0] = [worker.rounds, miner.rounds, await lastEvent()];
   await depositBatch(4, 3);
-  await pollUntil('the worker and the miner went on while the nodes were away', async () => worker.rounds >= w0 + 20 && miner.rounds >= m0 + 3, { everyMs: 50 });
+  // Again past the retry budget: withdrawals sent or signed on both chains raise the alarm, none fails.
+  await pollUntil('the worker and the miner went on while the nodes were away, alarms on both chains', async () => {
+    await assertNoneEnded(r.db.app, ids);
+    const chains = new Set((await alarms(e0)).map((a) => a.chain));
+    return worker.rounds >= w0 + 20 && miner.rounds >= m0 + 3 && chains.has('bitcoin') && chains.has('ethereum');
+  }, { everyMs: 50, polls: 1200 });
   assert.ok((await chainFailures('bitcoin')) > 0 && (await chainFailures('ethereum')) > 0, 'withdrawals on both chains wait for their node');
+  await assertNoneEnded(r.db.app, ids);
   await Promise.all([r.btcProxy.restore(), r.ethProxy.restore()]);
   await pollUntil('/readyz ready again', async () => (await readyz(r.url)).status === 200);
 
   // Back: every withdrawal completes, every deposit is credited.
   await pollUntil('every withdrawal completed', async () => {
+    await assertNoneEnded(r.db.app, ids);
     const { rows } = await r.db.app.query<{ n: number }>(`select count(*)::int as n from withdrawals where id = any($1) and state = 'completed'`, [ids]);
     return rows[0]!.n === ids.length;
   }, { polls: 1500, describe: async () => (await r.db.app.query('select chain, state, failure_code, count(*)::int from withdrawals where id = any($1) group by 1, 2, 3', [ids])).rows });

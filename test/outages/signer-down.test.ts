@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  CONFIRMATIONS, bitcoinPaymentsTo, depositBookings, ledgerInvariantProblems, pollUntil, readyz, show, startLoop, startOutageRig, type Loop, type OutageRig,
+  CONFIRMATIONS, assertNoneEnded, bitcoinPaymentsTo, depositBookings, ledgerInvariantProblems, pollUntil, readyz, show, startLoop, startOutageRig, type Loop, type OutageRig,
 } from '../helpers/outage.ts';
 
 const ETHER = 10n ** 18n;
@@ -110,6 +110,7 @@ test('R8 signer down mid-flow: withdrawals pause past the retry budget without f
   const delayed = async () => (await r.db.app.query<{ subject: string; state: string }>(
     `select subject, payload->>'state' as state from events where type = 'withdrawal.delayed' and subject = any($1)`, [ids])).rows;
   await pollUntil('every paused withdrawal raised the alarm, the signed ones completed, the deposits were credited', async () => {
+    await assertNoneEnded(r.db.app, ids);
     const alarmed = new Set((await delayed()).map((e) => e.subject));
     const { rows: [done] } = await r.db.app.query<{ n: number }>(`select count(*)::int as n from withdrawals where id = any($1) and state = 'completed'`, [signedBefore]);
     const { rows: [credited] } = await r.db.owner.query<{ n: number }>(`select count(*)::int as n from deposits where client_id = $1 and status = 'credited'`, [receiver]);
@@ -130,6 +131,7 @@ test('R8 signer down mid-flow: withdrawals pause past the retry budget without f
   await r.startSigner();
   await pollUntil('/readyz ready again', async () => (await readyz(r.url)).status === 200);
   await pollUntil('every withdrawal completed', async () => {
+    await assertNoneEnded(r.db.app, ids);
     const { rows } = await r.db.app.query<{ n: number }>(`select count(*)::int as n from withdrawals where id = any($1) and state = 'completed'`, [ids]);
     return rows[0]!.n === ids.length;
   }, { polls: 1200, describe: async () => (await r.db.app.query('select state, failure_code, attempts, count(*)::int from withdrawals where id = any($1) group by 1, 2, 3', [ids])).rows });
