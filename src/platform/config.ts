@@ -78,7 +78,10 @@ export const configSchema = z.object({
   }),
   withdrawals: z.object({
     policyFile: z.string().min(1).default('policies/withdrawal-policy.json').describe('WITHDRAWAL_POLICY_FILE: the versioned withdrawal policy'),
-    pricesFile: z.string().min(1).default('policies/prices.json').describe('PRICES_FILE: USD prices (static file for development)'),
+    pricesFile: z.string().min(1).default('policies/prices.json')
+      .describe('PRICES_FILE: USD prices {version, source, asOf, prices}; read again when a feed replaces it (default: the static development prices)'),
+    priceMaxAgeSeconds: z.coerce.number().int().min(0).max(7 * 86_400).default(0)
+      .describe('PRICE_MAX_AGE_SECONDS: a price set older than this (by its asOf) is not used: quotes that need a USD value fail PRICE_STALE (503) until a fresh one arrives; 0 = no limit (development only)'),
     approversFile: z.string().min(1).default('policies/signer-policy.json').describe('TREASURY_APPROVERS_FILE: registered approver keys (the signer policy file)'),
     piiKeyringFile: z.string().min(1).optional().describe('PII_KEYRING_FILE: {kid: 64 hex} keys for Travel Rule data at rest (default <dataDir>/secrets/pii-keyring.json, generated)'),
     quoteTtlSeconds: z.coerce.number().int().min(10).max(3600).default(300).describe('WITHDRAWAL_QUOTE_TTL_SECONDS'),
@@ -175,7 +178,7 @@ export function loadConfig(env: Env = process.env): Config {
       approversFile: pick('TREASURY_APPROVERS_FILE'), piiKeyringFile: pick('PII_KEYRING_FILE'), quoteTtlSeconds: pick('WITHDRAWAL_QUOTE_TTL_SECONDS'), serviceFees: pick('WITHDRAWAL_SERVICE_FEES'),
       btcNetworkFeeMaxSat: pick('BTC_NETWORK_FEE_MAX_SAT'), ethNetworkFeeMaxWei: pick('ETH_NETWORK_FEE_MAX_WEI'),
       btcFeeRateFallbackSatPerVbyte: pick('BTC_FEE_RATE_FALLBACK'), btcFeeRateCapSatPerVbyte: pick('BTC_FEE_RATE_CAP'),
-      workerIntervalMs: pick('WITHDRAWAL_WORKER_INTERVAL_MS'), btcReplaceAfterSeconds: pick('BTC_REPLACE_AFTER_SECONDS'),
+      priceMaxAgeSeconds: pick('PRICE_MAX_AGE_SECONDS'), workerIntervalMs: pick('WITHDRAWAL_WORKER_INTERVAL_MS'), btcReplaceAfterSeconds: pick('BTC_REPLACE_AFTER_SECONDS'),
       ethReplaceAfterSeconds: pick('ETH_REPLACE_AFTER_SECONDS'), maxReplacements: pick('WITHDRAWAL_MAX_REPLACEMENTS'), vaspTravelRule: pick('TRAVEL_RULE_VASP'), originatingVasp: pick('ORIGINATING_VASP_NAME'),
     },
     signer: { ...(fileValues.signer as object), socketPath: pick('SIGNER_SOCKET'), backend: pick('SIGNER_BACKEND'), policyFile: pick('SIGNER_POLICY_FILE') },
@@ -210,7 +213,76 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const config = parsed.data;
   config.dataDir = path.resolve(config.dataDir);
-  return deepFreeze(config);
+  const frozen = deepFreeze(config);
+  if (frozen.env === 'production') assertProductionSafe(frozen);
+  return frozen;
+}
+
+const repoRoot = path.resolve(import.meta.dirname, '../..');
+
+/** Whether `file` is the shipped development data at `shipped`: the same path, or a copy of it. */
+function isShippedFile(file: string, shipped: string): boolean {
+  const given = path.resolve(repoRoot, file);
+  const original = path.join(repoRoot, shipped);
+  if (given === original) return true;
+  try {
+    return readFileSync(given).equals(readFileSync(original));
+  } catch {
+    return false; // unreadable: its own loader says so, naming it
+  }
+}
+
+/** A treasury approvers file with the generated development officers (src/withdrawals/dev-treasury.ts). */
+function isDevOfficersFile(file: string): boolean {
+  try {
+    const policy = JSON.parse(readFileSync(path.resolve(repoRoot, file), 'utf8')) as { version?: unknown; approvers?: { id?: unknown }[] };
+    return String(policy.version).endsWith('+dev-officers') || (policy.approvers ?? []).some((a) => /^dev-officer-\d+$/.test(String(a.id)));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Every development fallback this configuration would use, each as "SETTING: what and what to
+ * do". Empty = safe for production. Pure apart from reading the named files (to recognise the
+ * shipped development data under another name).
+ */
+export function productionViolations(config: Config): { setting: string; problem: string }[] {
+  const found: { setting: string; problem: string }[] = [];
+  const refuse = (setting: string, problem: string) => found.push({ setting, problem });
+  const { chains, signer, withdrawals, screening, database, auth } = config;
+  if (chains.enabled) {
+    if (!signer.socketPath) refuse('SIGNER_SOCKET', 'unset: the service would start its own development signer with keys under the data dir; set it to the socket of the signer running beside the HSM');
+    if (!chains.bitcoin.rpcUrl) refuse('BITCOIN_RPC_URL', 'unset: the service would start an embedded bcoin regtest node (and the dev faucet); set it to your Bitcoin Core JSON-RPC');
+    if (chains.bitcoin.network === 'bcoin-regtest' || chains.bitcoin.network === 'regtest') refuse('BITCOIN_NETWORK', `${chains.bitcoin.network} is a development network; set mainnet (or testnet)`);
+    if (!chains.ethereum.rpcUrl) refuse('ETHEREUM_RPC_URL', 'unset: the service would start an embedded Hardhat dev chain (and the dev faucet); set it to your Ethereum JSON-RPC');
+    if (chains.ethereum.chainId === 31337n) refuse('ETHEREUM_CHAIN_ID', '31337 is the Hardhat development chain; set the chain id of your network (1 for mainnet)');
+  }
+  if (signer.backend === 'dev-file') refuse('SIGNER_BACKEND', 'dev-file keeps keys in a file and in process memory (DEVELOPMENT ONLY); remove it and give SIGNER_SOCKET');
+  if (isShippedFile(screening.listFile, 'policies/screening-list.json')) refuse('SCREENING_LIST_FILE', 'is the development screening list (made-up example addresses, not a sanctions list); set the list your screening vendor provides');
+  if (isShippedFile(screening.vaspDirectoryFile, 'policies/vasp-directory.json')) refuse('VASP_DIRECTORY_FILE', 'is the development VASP directory (made-up VASPs); set the directory your VASP attribution provides');
+  if (isShippedFile(withdrawals.pricesFile, 'policies/prices.json')) refuse('PRICES_FILE', 'is the static development price file; set the file your price feed keeps current');
+  if (withdrawals.priceMaxAgeSeconds === 0) refuse('PRICE_MAX_AGE_SECONDS', 'unset or 0: prices of any age would be used; set the age after which a price is stale');
+  if (withdrawals.vaspTravelRule === 'development-auto-ack') refuse('TRAVEL_RULE_VASP', 'development-auto-ack signs VASP transfers whose Travel Rule data was never sent; set hold');
+  if (withdrawals.originatingVasp === configSchema.shape.withdrawals.shape.originatingVasp.parse(undefined)) refuse('ORIGINATING_VASP_NAME', 'is the development name sent as the originating VASP in Travel Rule data; set your legal name');
+  if (isShippedFile(withdrawals.approversFile, 'policies/signer-policy.json') || isDevOfficersFile(withdrawals.approversFile)) {
+    refuse('TREASURY_APPROVERS_FILE', 'names the sample or generated development treasury officers; set the policy file that registers your officers\' keys');
+  }
+  if (!withdrawals.piiKeyringFile) refuse('PII_KEYRING_FILE', 'unset: a Travel Rule PII key would be generated into the data dir; set the provisioned keyring');
+  else if (!existsSync(path.resolve(withdrawals.piiKeyringFile))) refuse('PII_KEYRING_FILE', `${withdrawals.piiKeyringFile} does not exist and would be generated; provision the keyring there`);
+  if (!auth.bootstrapAdminKeyFile) refuse('BOOTSTRAP_ADMIN_KEY_FILE', 'unset: the first admin key would be written into the data dir; set where it goes (or create admin keys offline: amanat keys create)');
+  if (!database.url) refuse('DATABASE_URL', 'unset: the service would start an embedded Postgres with a superuser password generated into the data dir; set your database (or DATABASE_URL_FILE)');
+  if (!database.appUrl) refuse('DATABASE_APP_URL', 'unset: the service would connect as the owner and SET ROLE amanat_app; set the amanat_app connection (or DATABASE_APP_URL_FILE)');
+  return found;
+}
+
+/** AMANAT_ENV=production refuses to start on any development fallback: one error listing each, naming its setting. */
+export function assertProductionSafe(config: Config): void {
+  const found = productionViolations(config);
+  if (found.length === 0) return;
+  throw new DomainError('CONFIG_INVALID',
+    `AMANAT_ENV=production refuses development fallbacks; change these settings:\n${found.map((v) => `  - ${v.setting}: ${v.problem}`).join('\n')}`,
+    { key: found[0]!.setting, settings: found.map((v) => v.setting) });
 }
 
 /** The config with secrets redacted, for the startup log. */

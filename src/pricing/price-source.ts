@@ -1,6 +1,7 @@
 // USD prices for thresholds (Travel Rule, policy limits). A price is an exact rational so that
-// "65000.00" never passes through a float; a real feed implements the same PriceSource.
-import { readFileSync } from 'node:fs';
+// "65000.00" never passes through a float; a real feed implements the same PriceSource. A price
+// set older than the configured max age is never used (PRICE_STALE): a quote waits for a fresh one.
+import { readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DomainError } from '../platform/errors.ts';
@@ -12,7 +13,7 @@ export interface UsdPrice {
 }
 
 export interface PriceSource {
-  /** undefined when the source has no price for the asset; callers must fail closed. */
+  /** undefined when the source has no price for the asset; callers must fail closed. Throws PRICE_STALE when the prices are too old to use. */
   usdPerUnit(asset: string): UsdPrice | undefined;
   /** Identifies the price set used, stored with every decision that relied on it. */
   readonly version: string;
@@ -63,22 +64,72 @@ export function usdCents(source: PriceSource, asset: string, amountBaseUnits: bi
   return usdCentsAt(price, amountBaseUnits, decimals);
 }
 
-/** Fixed prices from a file, for development and tests. Not a market feed. */
-export class StaticPriceSource implements PriceSource {
+export interface PriceFreshness {
+  /** A price set whose asOf is older than this is stale; 0 or absent = no limit (development). */
+  maxAgeSeconds?: number;
+  /** Milliseconds since the epoch (tests). */
+  now?: () => number;
+}
+
+interface PriceSet {
   readonly version: string;
   readonly source: string;
   readonly contentHash: string;
-  private readonly prices: ReadonlyMap<string, UsdPrice>;
+  readonly asOf: Date | undefined;
+  readonly prices: ReadonlyMap<string, UsdPrice>;
+}
 
-  constructor(file: PricesFile, contentHash = '') {
-    this.version = file.version;
-    this.source = file.source;
-    this.contentHash = contentHash;
-    this.prices = new Map(Object.entries(file.prices).map(([asset, text]) => [asset, parseUsdPrice(text)]));
+function priceSet(file: PricesFile, contentHash: string): PriceSet {
+  const asOf = file.asOf === undefined ? undefined : new Date(file.asOf);
+  return {
+    version: file.version, source: file.source, contentHash,
+    asOf: asOf && !Number.isNaN(asOf.getTime()) ? asOf : undefined,
+    prices: new Map(Object.entries(file.prices).map(([asset, text]) => [asset, parseUsdPrice(text)])),
+  };
+}
+
+/** Prices from a file: the static development set, or a file a price feed keeps current. */
+export class StaticPriceSource implements PriceSource {
+  private set: PriceSet;
+  private readonly maxAgeSeconds: number;
+  private readonly now: () => number;
+
+  /** `refresh` returns a newer set when there is one (loadStaticPrices: the file was replaced). */
+  constructor(file: PricesFile, contentHash = '', freshness: PriceFreshness = {},
+    private readonly refresh?: () => { file: PricesFile; contentHash: string } | undefined) {
+    this.set = priceSet(file, contentHash);
+    this.maxAgeSeconds = freshness.maxAgeSeconds ?? 0;
+    this.now = freshness.now ?? Date.now;
+    if (!Number.isInteger(this.maxAgeSeconds) || this.maxAgeSeconds < 0) throw new DomainError('BAD_ARGUMENT', 'maxAgeSeconds must be a non-negative integer');
+  }
+
+  private current(): PriceSet {
+    const next = this.refresh?.();
+    if (next) this.set = priceSet(next.file, next.contentHash);
+    return this.set;
+  }
+
+  get version(): string { return this.current().version; }
+  get source(): string { return this.current().source; }
+  get contentHash(): string { return this.current().contentHash; }
+  /** When the set was taken (the file's asOf); a set without one has no known age. */
+  get asOf(): Date | undefined { return this.current().asOf; }
+
+  /** Throws PRICE_STALE when the set is older than the max age (or has no asOf while a max age is set). */
+  assertFresh(): void {
+    const set = this.current();
+    if (this.maxAgeSeconds === 0) return;
+    const ageSeconds = set.asOf === undefined ? undefined : Math.floor((this.now() - set.asOf.getTime()) / 1000);
+    if (ageSeconds !== undefined && ageSeconds <= this.maxAgeSeconds) return;
+    throw new DomainError('PRICE_STALE',
+      `USD prices ${set.version} ${ageSeconds === undefined ? 'carry no asOf time' : `are ${ageSeconds} s old`}, more than PRICE_MAX_AGE_SECONDS (${this.maxAgeSeconds}): `
+        + 'not used; try again once the price feed has delivered fresh prices',
+      { priceVersion: set.version, asOf: set.asOf?.toISOString() ?? null, ageSeconds: ageSeconds ?? null, maxAgeSeconds: this.maxAgeSeconds });
   }
 
   usdPerUnit(asset: string): UsdPrice | undefined {
-    return this.prices.get(asset);
+    this.assertFresh();
+    return this.set.prices.get(asset);
   }
 
   usdCents(asset: string, amountBaseUnits: bigint, decimals: number): bigint {
@@ -87,7 +138,7 @@ export class StaticPriceSource implements PriceSource {
 }
 
 /** Reads and validates a prices file; errors name the path. */
-export function loadStaticPrices(path: string): StaticPriceSource {
+function readPricesFile(path: string): { file: PricesFile; contentHash: string } {
   let bytes: Buffer;
   try {
     bytes = readFileSync(path);
@@ -107,5 +158,39 @@ export function loadStaticPrices(path: string): StaticPriceSource {
   for (const [asset, text] of Object.entries(parsed.data.prices)) {
     if (/^0(\.0+)?$/.test(text)) throw new DomainError('CONFIG_INVALID', `prices file ${path}: price of ${asset} is zero`, { path, asset });
   }
-  return new StaticPriceSource(parsed.data, createHash('sha256').update(bytes).digest('hex'));
+  if (parsed.data.asOf !== undefined && Number.isNaN(new Date(parsed.data.asOf).getTime())) {
+    throw new DomainError('CONFIG_INVALID', `prices file ${path}: asOf ${JSON.stringify(parsed.data.asOf)} is not a time`, { path });
+  }
+  return { file: parsed.data, contentHash: createHash('sha256').update(bytes).digest('hex') };
+}
+
+/** One version of the file on disk: a feed that writes a new file and renames it over the old one changes it. */
+function fileStamp(path: string): string {
+  try {
+    const st = statSync(path);
+    return `${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+/**
+ * The prices in `path`, read again whenever the file is replaced (a price feed writes a new file
+ * and renames it over the old one), so the source always answers from the newest readable set. A
+ * replacement that does not read or validate is ignored: the last good set stays, and ages into
+ * PRICE_STALE, rather than being replaced by nothing. The first read must succeed.
+ */
+export function loadStaticPrices(path: string, freshness: PriceFreshness = {}): StaticPriceSource {
+  let stamp = fileStamp(path);
+  const first = readPricesFile(path);
+  return new StaticPriceSource(first.file, first.contentHash, freshness, () => {
+    const now = fileStamp(path);
+    if (now === stamp) return undefined;
+    stamp = now;
+    try {
+      return readPricesFile(path);
+    } catch {
+      return undefined; // keep the last good set
+    }
+  });
 }
