@@ -9,6 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startPostgres, freePort } from '../src/platform/postgres-server.ts';
+import { stopOnSignal } from '../scripts/stop-on-signal.ts';
 import { createPool, ensureDatabase, migrate, setAppRolePassword, withDatabase, withUser, APP_ROLE } from '../src/platform/db.ts';
 import { AssetRegistry } from '../src/assets/asset-registry.ts';
 import { LedgerService, type EntryInput } from '../src/ledger/ledger-service.ts';
@@ -71,6 +72,21 @@ async function main(): Promise<void> {
   const password = randomBytes(12).toString('hex');
   const server = await startPostgres({ dataDir: path.join(tmp, 'pg'), persistent: false, password });
   let api: ChildProcess | undefined;
+  /** The API is asked to stop (it stops what it started) and waited for. */
+  const stopApi = async () => {
+    const running = api;
+    api = undefined;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise((r) => running.once('exit', r));
+    running.kill('SIGTERM');
+    await exited;
+  };
+  // Stopped before the end (Ctrl-C, a timeout): the API and Postgres go too.
+  stopOnSignal(async () => {
+    await stopApi();
+    await server.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
   try {
     console.log(`bench: Postgres 18 (embedded) on port ${server.port}; ${(await import('node:os')).cpus().length} cores`);
     await ensureDatabase(server.baseUrl, 'amanat_bench');
@@ -84,7 +100,8 @@ async function main(): Promise<void> {
     const port = await freePort();
     api = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts')], {
       cwd: root, stdio: ['ignore', 'ignore', 'inherit'],
-      env: { ...process.env, DATABASE_URL: ownerUrl, DATABASE_APP_URL: appUrl, HTTP_PORT: String(port), LOG_LEVEL: 'warn',
+      // The ledger API alone: no signer or chain processes to measure around (or to leave behind).
+      env: { ...process.env, DATABASE_URL: ownerUrl, DATABASE_APP_URL: appUrl, HTTP_PORT: String(port), LOG_LEVEL: 'warn', CHAINS_ENABLED: 'false',
         AMANAT_DATA_DIR: path.join(tmp, 'data'), DATABASE_POOL_MAX: '32', API_KEY_CACHE_MS: '5000' },
     });
     const agent = new http.Agent({ keepAlive: true, maxSockets: HTTP_CLIENTS });
@@ -146,9 +163,7 @@ end
     const p50 = latency('50');
     const p99 = latency('99');
     agent.destroy();
-    api.kill('SIGTERM');
-    await new Promise((r) => api!.once('exit', r));
-    api = undefined;
+    await stopApi();
 
     // --- 2. batched journal entries (transfers between random clients)
     let posted = 0;
@@ -201,7 +216,7 @@ end
     console.log(`| API process CPU during the HTTP run | ${(apiCpu * 100).toFixed(0)} % of one core | |`);
     console.log(`| batched journal entries (${BATCH_SIZE}/batch, ${BATCH_WORKERS} connections) | ${f(entriesPerSecond)} entries/s = ${(entriesPerSecond / reference).toFixed(2)}× pgbench (best) | ≥ 7× |`);
   } finally {
-    if (api) api.kill('SIGKILL');
+    await stopApi();
     await server.stop();
     rmSync(tmp, { recursive: true, force: true });
   }

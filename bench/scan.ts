@@ -14,6 +14,7 @@ import { startBitcoinRegtest } from '../src/chains/dev/bitcoin-regtest.ts';
 import {
   BitcoinBlockSource, bcoinRegtest, buildPsbt, createBitcoinWatchSet, normalizeBitcoinBlock, p2wpkhFromPublicKey,
 } from '../src/chains/bitcoin/index.ts';
+import { stopOnSignal } from '../scripts/stop-on-signal.ts';
 
 const WATCHED = 100_000;
 const PAID_WATCHED = 2_000;
@@ -26,6 +27,11 @@ const percentile = (sorted: number[], p: number): number => sorted[Math.min(sort
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'amanat-bench-scan-'));
 const node = await startBitcoinRegtest({ dataDir: dir });
+// Stopped before the end (Ctrl-C, a timeout): the node goes too.
+stopOnSignal(async () => {
+  await node.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
 try {
   let t = performance.now();
   const addresses = Array.from({ length: WATCHED }, () => bitcoinAddress.toBech32(randomBytes(20), 0, bcoinRegtest.bech32));

@@ -7,12 +7,21 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { startPostgres } from '../src/platform/postgres-server.ts';
 import { inTransaction } from '../src/platform/tx.ts';
 import { prepareTemplateDatabase } from '../test/helpers/template.ts';
+import { stopOnSignal } from '../scripts/stop-on-signal.ts';
 
 const COUNT = Number(process.env.BENCH_WITHDRAWALS ?? 40);
 const root = path.resolve(import.meta.dirname, '..');
 const tmp = path.join(root, '.tmp', `bench-withdraw-${process.pid}`);
 mkdirSync(tmp, { recursive: true });
+// Stopped before the end (Ctrl-C, a timeout): the signer, the chain node and Postgres go too.
+const started: { fixture?: { close(): Promise<void> }; postgres?: { stop(): Promise<void> } } = {};
+stopOnSignal(async () => {
+  await started.fixture?.close();
+  await started.postgres?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
 const pg = await startPostgres({ dataDir: path.join(tmp, 'pg'), persistent: false, password: randomBytes(8).toString('hex') });
+started.postgres = pg;
 process.env.AMANAT_TEST_PG_BASE_URL = pg.baseUrl;
 process.env.AMANAT_TEST_TMP = tmp;
 const template = await prepareTemplateDatabase(pg.baseUrl);
@@ -21,6 +30,7 @@ process.env.AMANAT_TEST_APP_PASSWORD = template.appPassword;
 const { startWithdrawals } = await import('../test/helpers/withdrawals.ts');
 const { CONFIRMATIONS } = await import('../test/helpers/custody.ts');
 const f = await startWithdrawals('bitcoin');
+started.fixture = f;
 try {
   const client = await f.newClient();
   await inTransaction(f.db.app, (q) => f.module.travelRule.storeKyc(q, client, { name: { primary: 'Bench', secondary: 'Client' }, verified: true, nationalId: '1', geographicAddress: { town: 'Astana', country: 'KZ' } }));

@@ -1,12 +1,13 @@
 // The one test command: starts a real Postgres (unless DATABASE_URL is set), migrates a template
 // database that every test file clones, then runs node's test runner over all test files.
 // Usage: tsx scripts/run-tests.ts [path-filter ...]
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, statSync, mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { startPostgres, type PostgresServer } from '../src/platform/postgres-server.ts';
 import { prepareTemplateDatabase } from '../test/helpers/template.ts';
+import { stopOnSignal } from './stop-on-signal.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const testRoots = ['test', 'signer/test'];
@@ -36,9 +37,21 @@ if (files.length === 0) {
 }
 
 let server: PostgresServer | undefined;
+const started: { child?: ChildProcess } = {};
 let baseUrl = process.env.AMANAT_TEST_PG_BASE_URL;
 const tmpRoot = path.join(root, '.tmp', `test-${process.pid}`);
 mkdirSync(tmpRoot, { recursive: true });
+// Stopped (Ctrl-C, a CI timeout): the test run is told first and waited for, then its Postgres goes.
+stopOnSignal(async (signal) => {
+  const { child } = started;
+  if (child && child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  }
+  await server?.stop();
+  rmSync(tmpRoot, { recursive: true, force: true });
+});
 if (!baseUrl) {
   if (process.env.DATABASE_URL) {
     const u = new URL(process.env.DATABASE_URL);
@@ -69,6 +82,7 @@ const child = spawn(
     },
   },
 );
+started.child = child;
 const code: number = await new Promise((resolve) => child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
 if (server) await server.stop();
 rmSync(tmpRoot, { recursive: true, force: true });

@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { Agent } from 'node:http';
+import { constants } from 'node:os';
 import pkcs11js from 'pkcs11js';
 import type { Handle } from 'pkcs11js';
 import { callSocket, makeApprover, prepareSigner, randomEthAddress, startSigner, testPolicy, unsignedEthTx, isoIn } from '../test/helpers.ts';
@@ -91,6 +92,16 @@ async function benchRaw(prepared: ReturnType<typeof prepareSigner>, keyId: strin
 async function main(): Promise<void> {
   const prepared = prepareSigner('signer-bench', testPolicy([makeApprover('a', 'user-a', 'ed25519')], 1));
   const signer = await startSigner(prepared);
+  // Stopped before the end (Ctrl-C, a timeout): the signer is stopped and waited for, not left running.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\n${signal}: stopping the signer\n`);
+      void signer.stop().finally(() => {
+        if (!process.env.BENCH_KEEP) rmSync(prepared.dir, { recursive: true, force: true });
+        process.exit(128 + constants.signals[signal]);
+      });
+    });
+  }
   try {
     const key = await signer.call('POST', '/keys', { label: 'bench', tier: 'hot' });
     if (key.status !== 201) throw new Error(JSON.stringify(key.body));

