@@ -1,17 +1,20 @@
-// The withdrawal intent and its canonical hash. This file is self-contained (node:crypto only) so
-// the API side can copy or import it unchanged: both sides must compute the same hash, byte for byte.
+// The withdrawal intent and its canonical hash. This file is self-contained within the signer
+// (node:crypto, ./canonical-json.js, ./errors.ts; nothing from the service) so the API side can
+// import it unchanged: both sides must compute the same hash, byte for byte.
 //
-// Canonical JSON (version 1):
-//   - objects: keys sorted by UTF-16 code unit order (Array.prototype.sort default), no whitespace,
-//     members whose value is `undefined` are dropped;
-//   - strings: JSON.stringify escaping; booleans and null as in JSON;
-//   - bigint: written as a JSON string of its decimal digits (money is never a JSON number);
-//   - numbers are REJECTED (amounts travel as decimal strings; a float must never enter a hash).
+// Canonical JSON (version 1) is ./canonical-json.js, the one implementation the signer, the service
+// and the treasury console all run (its header has the rules): sorted keys, no whitespace,
+// undefined members dropped, bigint as a decimal string; numbers, Dates, non-NFC strings and lone
+// surrogates are refused (amounts travel as decimal strings; a float must never enter a hash).
 // intentHash = lowercase hex SHA-256 of the UTF-8 bytes of canonicalJson(intent).
 //
 // An approval signs canonicalJson({ type: 'amanat-approval-v1', intentHash, approverId, signedAt,
 // expiresAt }) so that neither the intent nor the expiry can be changed after the officer signed.
 import { createHash } from 'node:crypto';
+import { canonicalJson, CanonicalJsonError } from './canonical-json.js';
+import { refuse } from './errors.ts';
+
+export { canonicalJson, CanonicalJsonError };
 
 export interface IntentOutput {
   /** Address as the chain writes it (bech32 for BTC, 0x… for ETH). */
@@ -66,29 +69,23 @@ export type CanonicalValue =
   | readonly CanonicalValue[]
   | { readonly [key: string]: CanonicalValue };
 
-export function canonicalJson(value: unknown): string {
-  if (value === null) return 'null';
-  switch (typeof value) {
-    case 'string': return JSON.stringify(value);
-    case 'boolean': return value ? 'true' : 'false';
-    case 'bigint': return JSON.stringify(value.toString(10));
-    case 'number': throw new TypeError('canonicalJson: numbers are not allowed, use decimal strings');
-    case 'object': {
-      if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item)).join(',')}]`;
-      const record = value as Record<string, unknown>;
-      const keys = Object.keys(record).filter((key) => record[key] !== undefined).sort();
-      return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`).join(',')}}`;
-    }
-    default: throw new TypeError(`canonicalJson: unsupported type ${typeof value}`);
-  }
-}
-
 export function sha256Hex(text: string): string {
   return createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
+/**
+ * The intent's hash. An intent without canonical JSON (a number, a non-NFC string, …) is refused
+ * INVALID_INTENT (a SignerError): nothing is signed for it, and the signer answers a refusal, not a 500.
+ */
 export function intentHash(intent: Intent): string {
-  return sha256Hex(canonicalJson(intent));
+  let json: string;
+  try {
+    json = canonicalJson(intent);
+  } catch (error) {
+    if (error instanceof CanonicalJsonError) refuse('INVALID_INTENT', `the intent has no canonical JSON: ${error.message}`, { reason: error.reason, path: error.path });
+    throw error;
+  }
+  return sha256Hex(json);
 }
 
 export interface ApprovalStatement {

@@ -1,4 +1,4 @@
-// The treasury console (WDR-06): a page, one ES module and a stylesheet, served by the API under
+// The treasury console (WDR-06): a page, its ES modules and a stylesheet, served by the API under
 // /console/. The page is public because it holds no data: every call it makes carries the
 // officer's own API key. Files are a fixed list read once at start, so no request path ever
 // reaches the file system (`/console/../package.json` and its encodings are a 404 like any
@@ -11,6 +11,13 @@ import { defineRoute, type RouteDef } from '../api/route.ts';
 import { DomainError } from '../platform/errors.ts';
 
 export const CONSOLE_STATIC_DIR = path.join(import.meta.dirname, 'static');
+
+/**
+ * Canonical JSON is the signer's own module (one implementation for the signer, the service and the
+ * console), served as /console/canonical-json.js from where the signer imports it. (static/ holds a
+ * symbolic link to it so that Node and tsc resolve console-core.js's import to the same file.)
+ */
+export const CANONICAL_JSON_FILE = path.resolve(import.meta.dirname, '../../signer/src/canonical-json.js');
 
 export const CONSOLE_CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
   + "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
@@ -26,17 +33,21 @@ const HEADERS: Readonly<Record<string, string>> = {
   'Cache-Control': 'no-store',
 };
 
-/** Every file the console serves, by the name in its URL. Nothing else under static/ is reachable. */
-const FILES: Readonly<Record<string, string>> = {
-  'console.js': 'text/javascript; charset=utf-8',
-  'console-core.js': 'text/javascript; charset=utf-8',
-  'console.css': 'text/css; charset=utf-8',
+/**
+ * Every file the console serves, by the name in its URL, with where it is read from (static/ unless
+ * named). Nothing else is reachable.
+ */
+const FILES: Readonly<Record<string, { contentType: string; file?: string }>> = {
+  'console.js': { contentType: 'text/javascript; charset=utf-8' },
+  'console-core.js': { contentType: 'text/javascript; charset=utf-8' },
+  'canonical-json.js': { contentType: 'text/javascript; charset=utf-8', file: CANONICAL_JSON_FILE },
+  'console.css': { contentType: 'text/css; charset=utf-8' },
 };
 
 export function consoleRoutes(staticDir = CONSOLE_STATIC_DIR): RouteDef[] {
   // Read at start: a missing file stops the service instead of serving a broken console.
   const page = readFileSync(path.join(staticDir, 'index.html'), 'utf8');
-  const assets = new Map(Object.entries(FILES).map(([name, contentType]) => [name, { contentType, body: readFileSync(path.join(staticDir, name), 'utf8') }]));
+  const assets = new Map(Object.entries(FILES).map(([name, { contentType, file }]) => [name, { contentType, body: readFileSync(file ?? path.join(staticDir, name), 'utf8') }]));
   return [
     defineRoute({
       method: 'get', path: '/console/', tag: 'console', roles: 'public',
@@ -48,7 +59,7 @@ export function consoleRoutes(staticDir = CONSOLE_STATIC_DIR): RouteDef[] {
     }),
     defineRoute({
       method: 'get', path: '/console/:file', tag: 'console', roles: 'public',
-      summary: 'The console’s script and stylesheet (a fixed list; any other name is a 404)',
+      summary: 'The console’s scripts and stylesheet (a fixed list; any other name is a 404)',
       params: z.strictObject({ file: z.string() }),
       responses: { 200: 'Static file', 404: 'No such file' },
       async handler({ params }) {

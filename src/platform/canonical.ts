@@ -1,29 +1,22 @@
+// Canonical JSON on the service side. The serialization is signer/src/canonical-json.js, the one
+// implementation that the signer and the treasury console run too (its header has the rules);
+// this file adds node:crypto hashing and nothing else.
 import { createHash } from 'node:crypto';
+import { fingerprintJson } from '../../signer/src/canonical-json.js';
 
-/** Canonical JSON: sorted object keys, bigint as decimal strings, no whitespace. */
-export function canonicalJson(value: unknown): string {
-  if (value === null || value === undefined) return 'null';
-  if (typeof value === 'bigint') return JSON.stringify(value.toString());
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new Error('canonicalJson: non-finite number');
-    return JSON.stringify(value);
-  }
-  if (typeof value === 'string' || typeof value === 'boolean') return JSON.stringify(value);
-  if (Array.isArray(value)) return `[${value.map((v) => canonicalJson(v)).join(',')}]`;
-  if (value instanceof Date) return JSON.stringify(value.toISOString());
-  if (typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  throw new Error(`canonicalJson: unsupported ${typeof value}`);
-}
+export { CanonicalJsonError, canonicalJson, fingerprintJson } from '../../signer/src/canonical-json.js';
 
 export function sha256Hex(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/**
+ * SHA-256 (hex) of fingerprintJson(value): the service's own fingerprints of a request or record
+ * (idempotency request hashes, the ledger's request hashes, screening records), which may hold
+ * numbers and any text. The same hash as SHA-256 of canonicalJson wherever canonicalJson accepts
+ * the value, and the same as before for every input, so stored hashes stay valid. Never for what
+ * is signed or verified by another party: that is canonicalJson.
+ */
 export function hashOf(value: unknown): string {
-  return sha256Hex(canonicalJson(value));
+  return sha256Hex(fingerprintJson(value));
 }

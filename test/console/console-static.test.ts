@@ -1,13 +1,14 @@
 // The treasury console is served by the API (WDR-06): a public page with a strict
-// Content-Security-Policy, one ES module and a stylesheet from this origin only, and no path
-// that reaches anything outside the console's own fixed list of files.
+// Content-Security-Policy, its ES modules (the page, its core, and the signer's canonical JSON
+// module) and a stylesheet from this origin only, and no path that reaches anything outside the
+// console's own fixed list of files.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { lstatSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
-import { CONSOLE_STATIC_DIR } from '../../src/console/console-routes.ts';
+import { CANONICAL_JSON_FILE, CONSOLE_STATIC_DIR } from '../../src/console/console-routes.ts';
 
 let app: TestApp;
 before(async () => { app = await startTestApp(); });
@@ -66,21 +67,35 @@ test('WDR-06 GET /console/ serves the console page to anyone, with a strict CSP 
   assert.equal(withKey.status, 200);
 });
 
-test('WDR-06 the console module and stylesheet are served from the repository with their types and the same CSP', async () => {
-  for (const [file, type] of [['console.js', /^text\/javascript/], ['console-core.js', /^text\/javascript/], ['console.css', /^text\/css/]] as const) {
+test('WDR-06 KEY-08 the console modules and stylesheet are served from the repository with their types and the same CSP; canonical-json.js is the signer\'s own file', async () => {
+  /** What each served file is read from: canonical JSON is the signer's module, not a copy. */
+  const sources: Record<string, string> = {
+    'console.js': path.join(CONSOLE_STATIC_DIR, 'console.js'),
+    'console-core.js': path.join(CONSOLE_STATIC_DIR, 'console-core.js'),
+    'canonical-json.js': path.resolve(import.meta.dirname, '../../signer/src/canonical-json.js'),
+    'console.css': path.join(CONSOLE_STATIC_DIR, 'console.css'),
+  };
+  assert.equal(CANONICAL_JSON_FILE, sources['canonical-json.js']);
+  for (const [file, type] of [['console.js', /^text\/javascript/], ['console-core.js', /^text\/javascript/], ['canonical-json.js', /^text\/javascript/], ['console.css', /^text\/css/]] as const) {
     const res = await fetch(`${app.url}/console/${file}`);
     assert.equal(res.status, 200, file);
     assert.match(res.headers.get('content-type') ?? '', type);
     assertStrictCsp(res.headers.get('content-security-policy'), file);
-    assert.equal(await res.text(), readFileSync(path.join(CONSOLE_STATIC_DIR, file), 'utf8'), `${file} is the file in the repository`);
+    assert.equal(await res.text(), readFileSync(sources[file]!, 'utf8'), `${file} is the file in the repository`);
   }
+  // In the repository, static/canonical-json.js is a link to the signer's file, so that Node (the
+  // tests) and tsc resolve console-core.js's import to the very file the browser is served.
+  assert.ok(lstatSync(path.join(CONSOLE_STATIC_DIR, 'canonical-json.js')).isSymbolicLink(), 'a link, not a copy');
+  assert.equal(realpathSync(path.join(CONSOLE_STATIC_DIR, 'canonical-json.js')), realpathSync(sources['canonical-json.js']!));
   const css = readFileSync(path.join(CONSOLE_STATIC_DIR, 'console.css'), 'utf8');
   assert.ok(!/@import|url\(/i.test(css), 'the stylesheet loads nothing else');
-  for (const file of ['console.js', 'console-core.js']) {
-    const js = readFileSync(path.join(CONSOLE_STATIC_DIR, file), 'utf8');
+  /** Each module imports only the next one of this origin: no CDN, no build step. */
+  const allowedImports: Record<string, string[]> = { 'console.js': ['./console-core.js'], 'console-core.js': ['./canonical-json.js'], 'canonical-json.js': [] };
+  for (const [file, allowed] of Object.entries(allowedImports)) {
+    const js = readFileSync(sources[file]!, 'utf8');
     const code = js.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/.*$/gm, ''); // JSDoc type imports are not imports
-    const imports = [...code.matchAll(/\bimport\s*\(|\bfrom\s*['"]([^'"]*)['"]/g)].map((m) => m[1] ?? 'import()');
-    assert.ok(imports.every((specifier) => specifier === './console-core.js'), `${file} imports only its own core: no CDN, no build step (${imports.join(', ')})`);
+    const imports = [...code.matchAll(/\bimport\s*\(|\bfrom\s*['"]([^'"]*)['"]|\bimport\s*['"]([^'"]*)['"]|\brequire\s*\(/g)].map((m) => m[1] ?? m[2] ?? 'import()/require()');
+    assert.deepEqual([...new Set(imports)], allowed, `${file} imports only ${allowed.join(', ') || 'nothing'} (${imports.join(', ')})`);
     assert.ok(!/localStorage/.test(js.replace(/\/\/.*$/gm, '')), `${file}: the API key never goes to localStorage`);
     assert.ok(!/\bconsole\.(log|info|warn|error|debug)\b/.test(js), `${file} logs nothing`);
   }
@@ -94,6 +109,7 @@ test('WDR-06 console paths cannot escape the static folder: ../, encoded variant
     '/console/static/console.js', '/console/index.html', '/console/console-routes.ts', '/console/..', '/console/%2e%2e',
     '/console/.%2e/package.json', '/console//etc/passwd', '/console/console.js.map', '/console/CONSOLE.JS',
     '/console/%00../package.json', '/console/__proto__', '/console/constructor', '/console/hasOwnProperty', '/console/../src/console/console-routes.ts',
+    '/console/../signer/src/canonical-json.js', '/console/..%2Fsigner%2Fsrc%2Fintent.ts', '/console/intent.ts', '/console/errors.ts', '/console/canonical-json.ts',
   ];
   const secrets = [readFileSync('package.json', 'utf8').slice(0, 40), 'root:x:0:0', 'readFileSync'];
   for (const raw of escapes) {

@@ -1,14 +1,16 @@
 // @ts-check
 // The treasury console's logic (WDR-06, KEY-08), no build step, no framework, served by the API
 // under /console/ with `default-src 'self'`. Pure logic that runs the same in a browser and in
-// Node 20 (the tests import it), with no DOM: canonical JSON and the approval and rejection
-// messages (byte for byte those of signer/src/intent.ts and src/withdrawals/approvers.ts), PKCS#8
+// Node 20 (the tests import it), with no DOM: the approval and rejection messages (byte for byte
+// those of signer/src/intent.ts and src/withdrawals/approvers.ts, over the one canonical JSON
+// module ./canonical-json.js that the signer and the service import too), PKCS#8
 // PEM parsing, WebCrypto signing (Ed25519; ECDSA P-256 with its IEEE P1363 r||s turned into the DER
 // the API takes) and the API calls. The page is console.js, which imports this module.
 //
 // Secrets: the API key lives in this tab's sessionStorage only and goes out only as
 // `Authorization: Bearer` to this origin; the officer's private key is imported non-extractable,
 // kept in memory for this page only and never sent. Neither is ever logged or rendered.
+import { canonicalJson, CanonicalJsonError } from './canonical-json.js';
 
 /**
  * @typedef {'ed25519' | 'p256'} Algorithm
@@ -21,7 +23,7 @@
  * @typedef {{ approverId: string, userId?: string, signedAt: string, expiresAt: string }} ApprovalRecord
  * @typedef {{
  *   withdrawal: { id: string, clientId: string, asset: string, chain: string, amount: string, destination: string, destinationType: string,
- *     state: string, sourceTier: string, approvalsRequired: number, initiatorUserId?: string, networkFeeMax?: string, serviceFee?: string,
+ *     state: string, sourceTier: string, approvalsRequired: number, initiatorUserId?: string, networkFeeMax?: string, networkFeeAsset?: string, serviceFee?: string,
  *     usdValueCents?: string, createdAt?: string, policy: { outcome: string, reasons: string[], matchedRules?: string[], policyVersion?: string } | null },
  *   client?: { id: string, external_ref?: string, classification?: string, kz_resident?: boolean },
  *   initiator?: string,
@@ -68,31 +70,11 @@ export class ApiError extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Canonical JSON, hashes and the messages an officer signs.
+// Canonical JSON, hashes and the messages an officer signs. canonicalJson is the signer's and the
+// service's own implementation (signer/src/canonical-json.js, served as /console/canonical-json.js),
+// not a copy: numbers, Dates, non-NFC strings and lone surrogates are refused here as there.
 
-/**
- * Canonical JSON (version 1), exactly as signer/src/intent.ts writes it: object keys sorted by
- * UTF-16 code units, no whitespace, undefined members dropped, bigint as a decimal string, and
- * numbers refused (amounts are decimal strings; a float must never enter a hash).
- * @param {unknown} value
- * @returns {string}
- */
-export function canonicalJson(value) {
-  if (value === null) return 'null';
-  switch (typeof value) {
-    case 'string': return JSON.stringify(value);
-    case 'boolean': return value ? 'true' : 'false';
-    case 'bigint': return JSON.stringify(value.toString(10));
-    case 'number': throw new TypeError('canonicalJson: numbers are not allowed, use decimal strings');
-    case 'object': {
-      if (Array.isArray(value)) return `[${value.map((item) => canonicalJson(item)).join(',')}]`;
-      const record = /** @type {Record<string, unknown>} */ (value);
-      const keys = Object.keys(record).filter((key) => record[key] !== undefined).sort();
-      return `{${keys.map((key) => `${JSON.stringify(key)}:${canonicalJson(record[key])}`).join(',')}}`;
-    }
-    default: throw new TypeError(`canonicalJson: unsupported type ${typeof value}`);
-  }
-}
+export { canonicalJson };
 
 /** @param {string} text @returns {Uint8Array<ArrayBuffer>} */
 export function utf8(text) {
@@ -118,8 +100,8 @@ export async function sha256Hex(text) {
   return toHex(new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', utf8(text))));
 }
 
-/** The intent hash the signer computes: SHA-256 of canonicalJson(intent). @param {unknown} intent */
-export function intentHash(intent) {
+/** The intent hash the signer computes: SHA-256 of canonicalJson(intent); rejects what has no canonical JSON. @param {unknown} intent */
+export async function intentHash(intent) {
   return sha256Hex(canonicalJson(intent));
 }
 
@@ -185,6 +167,22 @@ export function baseUnitsToDecimal(value, decimals) {
   const whole = digits.slice(0, digits.length - decimals);
   const fraction = digits.slice(digits.length - decimals).replace(/0+$/, '');
   return `${negative ? '-' : ''}${whole}${fraction ? `.${fraction}` : ''}`;
+}
+
+/**
+ * The intent's network fee cap in the withdrawal's fee asset, as the API names it
+ * (withdrawal.networkFeeAsset: BTC for Bitcoin, ETH for Ethereum, ERC-20 gas included). The rule is
+ * the service's (networkFeeAsset in src/chains/capabilities.ts), never repeated here: without the
+ * field, or without that asset's decimals, the cap is shown in base units only, never in a guessed asset.
+ * @param {PendingItem} item @param {Map<string, AssetInfo> | undefined} assets
+ * @returns {string}
+ */
+export function feeCapText(item, assets) {
+  const cap = typeof item.intent.feeCap === 'string' ? item.intent.feeCap : '';
+  if (!/^[0-9]+$/.test(cap)) return '–';
+  const feeAsset = item.withdrawal.networkFeeAsset;
+  const decimals = typeof feeAsset === 'string' ? assets?.get(feeAsset)?.decimals : undefined;
+  return feeAsset === undefined || decimals === undefined ? `${cap} base units` : `${baseUnitsToDecimal(cap, decimals)} ${feeAsset} (${cap} base units)`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -483,7 +481,7 @@ export function describeError(error) {
     const reason = typeof error.problem.reason === 'string' ? ` (reason: ${error.problem.reason})` : '';
     return `${error.status} ${error.code}: ${error.message}${reason}`;
   }
-  if (error instanceof ConsoleError) return `${error.code}: ${error.message}`;
+  if (error instanceof ConsoleError || error instanceof CanonicalJsonError) return `${error.code}: ${error.message}`;
   return `CONSOLE_ERROR: ${error instanceof Error ? error.message : String(error)}`;
 }
 

@@ -4,7 +4,7 @@
 // starts only in a browser. Its logic (canonical JSON, messages, keys, signing, API calls) lives in
 // console-core.js, which the tests run in Node. Secrets: the API key lives in this tab's
 // sessionStorage only; the officer's private key is imported non-extractable and never sent.
-import { ConsoleError, canonicalJson, reasonProblem, baseUnitsToDecimal, importSigningKey, checkIntent, createApiClient, approveWithdrawal, rejectWithdrawal, describeError, liveApprovals, VALID_MINUTES_MAX } from './console-core.js';
+import { ConsoleError, canonicalJson, reasonProblem, baseUnitsToDecimal, feeCapText, importSigningKey, checkIntent, createApiClient, approveWithdrawal, rejectWithdrawal, describeError, liveApprovals, VALID_MINUTES_MAX } from './console-core.js';
 /** @typedef {import('./console-core.js').ApiClient} ApiClient */
 /** @typedef {import('./console-core.js').AssetInfo} AssetInfo */
 /** @typedef {import('./console-core.js').PendingItem} PendingItem */
@@ -198,15 +198,6 @@ export function startConsole(doc, storage) {
   /** @param {string} label @param {...(Node | string | null)} value */
   const row = (label, ...value) => h('div', { class: 'field' }, h('dt', null, label), h('dd', null, ...value));
 
-  /** The intent's fee cap in its fee asset (BTC for Bitcoin, ETH for Ethereum, ERC-20 gas included). @param {PendingItem} item */
-  function feeCapText(item) {
-    const cap = typeof item.intent.feeCap === 'string' ? item.intent.feeCap : '';
-    const feeAsset = item.withdrawal.chain === 'bitcoin' ? 'BTC' : 'ETH';
-    const decimals = state.assets?.get(feeAsset)?.decimals;
-    if (!/^[0-9]+$/.test(cap)) return '–';
-    return decimals === undefined ? `${cap} base units` : `${baseUnitsToDecimal(cap, decimals)} ${feeAsset} (${cap} base units)`;
-  }
-
   /** @param {PendingItem} item */
   async function renderDetail(item) {
     const now = Date.now();
@@ -221,7 +212,7 @@ export function startConsole(doc, storage) {
       row('Client', `${item.client?.external_ref ?? '–'} `, h('span', { class: 'muted mono small' }, w.clientId),
         item.client?.classification ? h('div', { class: 'muted small' }, `${item.client.classification}${item.client.kz_resident ? ', KZ resident' : ''}`) : null),
       row('Amount', h('strong', { class: 'mono' }, `${w.amount} ${w.asset}`), h('div', { class: 'muted small' },
-        `max network fee ${w.networkFeeMax ?? '–'}${w.serviceFee && w.serviceFee !== '0' ? `, service fee ${w.serviceFee}` : ''}${w.usdValueCents ? `, ≈ USD ${baseUnitsToDecimal(w.usdValueCents, 2)}` : ''}`)),
+        `max network fee ${w.networkFeeMax ?? '–'}${w.networkFeeMax && w.networkFeeAsset ? ` ${w.networkFeeAsset}` : ''}${w.serviceFee && w.serviceFee !== '0' ? `, service fee ${w.serviceFee}` : ''}${w.usdValueCents ? `, ≈ USD ${baseUnitsToDecimal(w.usdValueCents, 2)}` : ''}`)),
       row('Destination', h('span', { class: 'mono break' }, w.destination), h('div', { class: 'muted small' }, w.destinationType)),
       row('Source', badge(w.sourceTier, w.sourceTier === 'cold' ? 'cold' : 'muted'), ` ${w.chain}`),
       row('Initiator', item.initiator ?? w.initiatorUserId ?? '–'),
@@ -249,7 +240,7 @@ export function startConsole(doc, storage) {
       h('dl', { class: 'fields' },
         row('Intent hash', h('code', { class: 'mono break hash' }, item.intentHash)),
         row('Pays', ...outputs.map((o) => h('div', { class: 'mono break' }, `${decimals === undefined ? `${o.amount} base units` : `${baseUnitsToDecimal(o.amount, decimals)} ${w.asset}`} → ${o.address}`))),
-        row('Network fee cap', h('span', { class: 'mono' }, feeCapText(item))),
+        row('Network fee cap', h('span', { class: 'mono' }, feeCapText(item, state.assets))),
         row('From', h('span', { class: 'mono break' }, [item.intent.sourceKeyId, ...(Array.isArray(item.intent.sourceKeyIds) ? item.intent.sourceKeyIds : [])]
           .filter((v, i, all) => typeof v === 'string' && all.indexOf(v) === i).join(', ')), h('div', { class: 'muted small' }, `${w.sourceTier} wallet keys`))),
       verdict,

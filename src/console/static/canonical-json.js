@@ -1,0 +1,1 @@
+../../../signer/src/canonical-json.js
