@@ -3,6 +3,18 @@
 //   audit seal              seal pending audit rows into the chain now
 //   keys create --role R --name N   create an API key (prints the secret once)
 //   treasury pending | approve | reject   treasury approvals over the API (WDR-06)
+//
+// Treasury approve and reject are idempotent commands (STYLE 4: the client-chosen id is persisted
+// before submission). Each is one API request under one Idempotency-Key: --idempotency-key, or by
+// default one derived from what the officer asked for (cli- + SHA-256 of command, path, approver,
+// reason, validity), so the same command run again is the same request. A signed approval carries
+// signedAt (and a P-256 signature is randomised), so signing again would make another body, which the
+// API would refuse under the same key (IDEMPOTENCY_KEY_REUSED). Hence the signed request is written
+// to a journal (AMANAT_CLI_STATE_DIR, default $XDG_STATE_HOME/amanat/cli-requests) before it is sent,
+// and a run that finds its key there sends that very request again instead of signing: the API
+// answers with its first answer (Idempotent-Replayed), or, if the first never arrived, takes it now.
+// Nothing is asked of the API before that, so the first answer comes back even after the
+// withdrawal has moved on. A new decision on the same withdrawal needs a new key.
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { loadConfig } from './platform/config.ts';
@@ -12,23 +24,161 @@ import { readRuntime } from './platform/runtime-file.ts';
 import { AuditLog } from './audit/audit-log.ts';
 import { ApiKeyService, ROLES, type Role } from './auth/api-keys.ts';
 import { inTransaction } from './platform/tx.ts';
-import { readFileSync } from 'node:fs';
-import { createPrivateKey, sign as cryptoSign, randomUUID } from 'node:crypto';
+import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import nodePath from 'node:path';
+import { createPrivateKey, sign as cryptoSign, randomBytes } from 'node:crypto';
 import { approvalMessage } from '../signer/src/intent.ts';
 import { rejectionMessage } from './withdrawals/approvers.ts';
+import { hashOf, sha256Hex } from './platform/canonical.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI prints whatever JSON the API answers
 type Json = any;
 
-async function api(method: string, path: string, body?: unknown): Promise<Json> {
+/** What the API accepts as an Idempotency-Key (src/api/http-app.ts). */
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,255}$/;
+/** The signer's approval window is at most its intents' lifetime (24 h). */
+const VALID_MINUTES_MAX = 24 * 60;
+/** A journal entry is one signed request, under a thousand characters; anything far larger is not one. */
+const JOURNAL_ENTRY_MAX_CHARS = 64 * 1024;
+
+class UsageError extends Error {}
+
+interface ApiAnswer { status: number; json: Json; replayed: boolean }
+
+async function api(method: string, path: string, body?: unknown, idempotencyKey?: string): Promise<ApiAnswer> {
   const base = process.env.AMANAT_API_URL ?? 'http://127.0.0.1:8080';
   const key = process.env.AMANAT_API_KEY;
   if (!key) throw new Error('set AMANAT_API_KEY to a treasury API key');
+  if (method !== 'GET' && !idempotencyKey) throw new Error(`${method} ${path} needs an idempotency key`);
   const res = await fetch(`${base}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body),
-    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json', 'idempotency-key': randomUUID() } : {}) } });
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}) } });
   const json = await res.json();
-  if (res.status >= 400) throw new Error(`${res.status} ${(json as { code?: string }).code ?? ''}: ${(json as { detail?: string }).detail ?? ''}`);
-  return json;
+  return { status: res.status, json, replayed: res.headers.get('idempotent-replayed') === 'true' };
+}
+
+function problemText(answer: ApiAnswer): string {
+  return `${answer.status} ${(answer.json as { code?: string }).code ?? ''}: ${(answer.json as { detail?: string }).detail ?? ''}`;
+}
+
+/**
+ * The Idempotency-Key of a treasury command when none is given: what the officer asked for (the
+ * request line, the approver, the reason, the validity), never the time or the signature, so the
+ * same command run again names the same request.
+ */
+function treasuryIdempotencyKey(command: { method: string; path: string; approverId: string; validMinutes: number; reason?: string }): string {
+  // hashOf (not canonicalJson): a reason typed in any Unicode form must still name its request.
+  return `cli-${hashOf({ v: 1, method: command.method, path: command.path, approverId: command.approverId, validMinutes: command.validMinutes, reason: command.reason ?? null })}`;
+}
+
+interface JournalEntry { version: 1; idempotencyKey: string; method: string; path: string; body: Record<string, unknown>; createdAt: string }
+
+function journalDir(): string {
+  const state = process.env.XDG_STATE_HOME || nodePath.join(homedir(), '.local', 'state');
+  return nodePath.resolve(process.env.AMANAT_CLI_STATE_DIR || nodePath.join(state, 'amanat', 'cli-requests'));
+}
+
+/** The journal file of a key: named by its hash, so no key can name a path. */
+const journalFile = (idempotencyKey: string): string => nodePath.join(journalDir(), `${sha256Hex(idempotencyKey)}.json`);
+
+function readJournal(idempotencyKey: string): JournalEntry | undefined {
+  const file = journalFile(idempotencyKey);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  let entry: Partial<JournalEntry> | null = null;
+  try { entry = text.length <= JOURNAL_ENTRY_MAX_CHARS ? JSON.parse(text) as Partial<JournalEntry> : null; } catch { entry = null; }
+  if (!entry || entry.version !== 1 || entry.idempotencyKey !== idempotencyKey || typeof entry.method !== 'string' || typeof entry.path !== 'string'
+    || !entry.body || typeof entry.body !== 'object' || typeof entry.createdAt !== 'string') {
+    throw new Error(`the request journal ${file} is not a request of this CLI: move it away, or choose another --idempotency-key`);
+  }
+  return entry as JournalEntry;
+}
+
+/**
+ * Persists the signed request before it is sent (durably, and only if no run wrote this key
+ * first), and returns the entry that holds: this one, or the one written first.
+ */
+function writeJournal(entry: JournalEntry): JournalEntry {
+  const file = journalFile(entry.idempotencyKey);
+  mkdirSync(nodePath.dirname(file), { recursive: true, mode: 0o700 });
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  // The body holds the officer's signature and any rejection reason: readable by the officer only.
+  writeFileSync(temporary, `${JSON.stringify(entry, null, 2)}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    const fd = openSync(temporary, 'r');
+    try { fsyncSync(fd); } finally { closeSync(fd); }
+    try {
+      linkSync(temporary, file); // atomic, and fails if another run published this key first
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const dir = openSync(nodePath.dirname(file), 'r');
+    try { fsyncSync(dir); } finally { closeSync(dir); }
+  } finally {
+    unlinkSync(temporary);
+  }
+  return readJournal(entry.idempotencyKey)!;
+}
+
+/** The officer's signed approval or rejection of the withdrawal's intent, as the API takes it. */
+async function signStatement(command: 'approve' | 'reject', id: string, options: { approverId: string; keyFile: string; validMinutes: number; reason?: string }): Promise<Record<string, unknown>> {
+  const listed = await api('GET', '/v1/treasury/approvals');
+  if (listed.status >= 400) throw new Error(problemText(listed));
+  const { pending } = listed.json as { pending: Json[] };
+  const item = pending.find((p) => p.withdrawal.id === id);
+  if (!item) throw new Error(`withdrawal ${id} is not waiting for approvals`);
+  const key = createPrivateKey(readFileSync(options.keyFile, 'utf8'));
+  const algorithm = key.asymmetricKeyType === 'ed25519' ? 'ed25519' : 'p256';
+  const now = Date.now();
+  const signedAt = new Date(now).toISOString();
+  const expiresAt = new Date(now + options.validMinutes * 60_000).toISOString();
+  const statement = { intentHash: item.intentHash as string, approverId: options.approverId, signedAt, expiresAt };
+  const message = command === 'approve' ? approvalMessage(statement) : rejectionMessage({ ...statement, reason: options.reason! });
+  const signature = (algorithm === 'ed25519' ? cryptoSign(null, message, key) : cryptoSign('sha256', message, { key, dsaEncoding: 'der' })).toString('base64');
+  return { approverId: options.approverId, algorithm, intentHash: item.intentHash, signature, signedAt, expiresAt, ...(command === 'reject' ? { reason: options.reason } : {}) };
+}
+
+/** Approve or reject as one idempotent request: the journal's if this key has one, else newly signed and journalled first. */
+async function treasuryDecision(command: 'approve' | 'reject', id: string, values: { approver?: string; key?: string; reason?: string; 'valid-minutes'?: string; 'idempotency-key'?: string }): Promise<number> {
+  if (!id || !values.approver || !values.key || (command === 'reject' && !values.reason)) throw new UsageError('approve and reject need ID, --approver and --key; reject needs --reason');
+  const validText = values['valid-minutes'] ?? '60';
+  const validMinutes = /^[0-9]{1,4}$/.test(validText) ? Number(validText) : Number.NaN;
+  if (!(validMinutes >= 1 && validMinutes <= VALID_MINUTES_MAX)) throw new UsageError(`--valid-minutes must be a whole number 1..${VALID_MINUTES_MAX}`);
+  const explicitKey = values['idempotency-key'];
+  if (explicitKey !== undefined && !IDEMPOTENCY_KEY.test(explicitKey)) throw new UsageError('--idempotency-key must be 1-255 characters [A-Za-z0-9_.:-]');
+  const method = 'POST';
+  const path = `/v1/treasury/approvals/${encodeURIComponent(id)}${command === 'reject' ? '/reject' : ''}`;
+  const idempotencyKey = explicitKey ?? treasuryIdempotencyKey({ method, path, approverId: values.approver, validMinutes, reason: values.reason });
+
+  let entry = readJournal(idempotencyKey);
+  const resent = entry !== undefined;
+  if (entry && (entry.method !== method || entry.path !== path || entry.body.approverId !== values.approver)) {
+    throw new UsageError(`idempotency key ${idempotencyKey} names another request (${entry.method} ${entry.path} by ${String(entry.body.approverId)}): choose another key`);
+  }
+  if (!entry) {
+    const body = await signStatement(command, id, { approverId: values.approver, keyFile: values.key, validMinutes, reason: values.reason });
+    entry = writeJournal({ version: 1, idempotencyKey, method, path, body, createdAt: new Date().toISOString() });
+  }
+  const request = `request ${idempotencyKey}, signed at ${String(entry.body.signedAt)}`;
+  let answer: ApiAnswer;
+  try {
+    answer = await api(entry.method, entry.path, entry.body, idempotencyKey);
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; the answer to ${request} is unknown: run the same command again to send the same request`);
+  }
+  if (answer.status >= 400) {
+    const first = answer.replayed ? ' (the first answer to this request)' : '';
+    throw new Error(`${problemText(answer)}${first}; ${request}${resent ? ' (sent again from the journal)' : ''}. To sign a new ${command === 'approve' ? 'approval' : 'rejection'}, run again with a new --idempotency-key`);
+  }
+  const note = answer.replayed ? `  (the first answer to ${request}, replayed)` : `  (${request})`;
+  if (command === 'approve') process.stdout.write(`approved: ${answer.json.approvals}/${answer.json.required} approvals on ${id}\n${note}\n`);
+  else process.stdout.write(`rejected: ${id} is ${answer.json.state} (${answer.json.failure?.code}); its hold is released\n${note}\n`);
+  return 0;
 }
 
 const USAGE = `usage: amanat <command>
@@ -36,10 +186,13 @@ const USAGE = `usage: amanat <command>
   audit seal                        seal pending audit rows into the chain
   keys create --role ROLE --name N  create an API key (${ROLES.join(', ')})
   treasury pending                  withdrawals waiting for approvals (AMANAT_API_URL, AMANAT_API_KEY: a treasury key)
-  treasury approve ID --approver APPROVER_ID --key PEM_FILE [--valid-minutes N]
+  treasury approve ID --approver APPROVER_ID --key PEM_FILE [--valid-minutes N] [--idempotency-key K]
                                     sign the withdrawal's intent with the officer's own key and submit the approval
-  treasury reject ID --approver APPROVER_ID --key PEM_FILE --reason TEXT [--valid-minutes N]
-                                    sign a rejection of the withdrawal's intent with the officer's own key: one rejection ends it`;
+  treasury reject ID --approver APPROVER_ID --key PEM_FILE --reason TEXT [--valid-minutes N] [--idempotency-key K]
+                                    sign a rejection of the withdrawal's intent with the officer's own key: one rejection ends it
+  Approve and reject are idempotent: the same command run again sends the same signed request (kept in
+  AMANAT_CLI_STATE_DIR, default ~/.local/state/amanat/cli-requests) and prints the API's first answer.
+  K defaults to one derived from the command; give a new K to sign a new decision.`;
 
 async function withPool<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
   const config = loadConfig();
@@ -58,7 +211,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true,
     options: { json: { type: 'boolean', default: false }, role: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', default: false },
-      approver: { type: 'string' }, key: { type: 'string' }, 'valid-minutes': { type: 'string' }, reason: { type: 'string' } },
+      approver: { type: 'string' }, key: { type: 'string' }, 'valid-minutes': { type: 'string' }, reason: { type: 'string' }, 'idempotency-key': { type: 'string' } },
   });
   const [group, command] = positionals;
   if (values.help || !group) { process.stdout.write(`${USAGE}\n`); return values.help ? 0 : 2; }
@@ -92,7 +245,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (group === 'treasury' && command === 'pending') {
-    const { pending } = await api('GET', '/v1/treasury/approvals') as { pending: Json[] };
+    const answer = await api('GET', '/v1/treasury/approvals');
+    if (answer.status >= 400) throw new Error(problemText(answer));
+    const { pending } = answer.json as { pending: Json[] };
     for (const p of pending) {
       const w = p.withdrawal;
       process.stdout.write(`${w.id}  ${w.amount} ${w.asset} -> ${w.destination} (${w.destinationType})  client ${p.client?.external_ref}  from ${w.sourceTier}\n`
@@ -106,27 +261,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (group === 'treasury' && (command === 'approve' || command === 'reject')) {
-    const id = positionals[2];
-    if (!id || !values.approver || !values.key || (command === 'reject' && !values.reason)) { process.stderr.write(`${USAGE}\n`); return 2; }
-    const { pending } = await api('GET', '/v1/treasury/approvals') as { pending: Json[] };
-    const item = pending.find((p) => p.withdrawal.id === id);
-    if (!item) throw new Error(`withdrawal ${id} is not waiting for approvals`);
-    const key = createPrivateKey(readFileSync(values.key, 'utf8'));
-    const algorithm = key.asymmetricKeyType === 'ed25519' ? 'ed25519' : 'p256';
-    const signedAt = new Date().toISOString();
-    const expiresAt = new Date(Date.now() + Number(values['valid-minutes'] ?? 60) * 60_000).toISOString();
-    const statement = { intentHash: item.intentHash as string, approverId: values.approver, signedAt, expiresAt };
-    const message = command === 'approve' ? approvalMessage(statement) : rejectionMessage({ ...statement, reason: values.reason! });
-    const signature = (algorithm === 'ed25519' ? cryptoSign(null, message, key) : cryptoSign('sha256', message, { key, dsaEncoding: 'der' })).toString('base64');
-    if (command === 'approve') {
-      const result = await api('POST', `/v1/treasury/approvals/${id}`, { approverId: values.approver, algorithm, intentHash: item.intentHash, signature, signedAt, expiresAt });
-      process.stdout.write(`approved: ${result.approvals}/${result.required} approvals on ${id}\n`);
-    } else {
-      const result = await api('POST', `/v1/treasury/approvals/${id}/reject`, { approverId: values.approver, algorithm, intentHash: item.intentHash, signature, signedAt, expiresAt,
-        reason: values.reason });
-      process.stdout.write(`rejected: ${id} is ${result.state} (${result.failure?.code}); its hold is released\n`);
+    try {
+      return await treasuryDecision(command, positionals[2] ?? '', values);
+    } catch (error) {
+      if (!(error instanceof UsageError)) throw error;
+      process.stderr.write(`amanat: ${error.message}\n${USAGE}\n`);
+      return 2;
     }
-    return 0;
   }
   process.stderr.write(`${USAGE}\n`);
   return 2;
