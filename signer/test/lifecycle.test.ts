@@ -93,8 +93,13 @@ test('KEY-04 a key created under the backup ceremony wraps, restores into the ba
   assert.equal(wrapped.status, 200, JSON.stringify(wrapped.body));
   const blob = Buffer.from(wrapped.body.blob, 'base64');
   assert.ok(blob.length > 32);
+  const backupKeys = async (): Promise<number> => (await signer.call('GET', '/keys/count')).body.byTier.backup;
+  const backupKeysBefore = await backupKeys();
   const wrong = await signer.call('POST', '/keys/restore', { ceremonyId: 'ceremony-7', kekComponents: [components[0], randomBytes(32).toString('hex')], blob: wrapped.body.blob, sourceKeyId: key.id, label: 'restored', publicKey: key.publicKey });
-  assert.notEqual(wrong.status, 201, 'a wrong KEK component cannot restore');
+  // A wrong KEK fails the AES key wrap's integrity check inside the HSM (RFC 5649): nothing is unwrapped.
+  assert.deepEqual([wrong.status, wrong.body.code], [502, 'HSM_ERROR'], 'a wrong KEK component cannot restore');
+  assert.match(wrong.body.message, /unwrap the backup/);
+  assert.equal(await backupKeys(), backupKeysBefore, 'no key landed in the backup token');
   const restored = await signer.call('POST', '/keys/restore', { ceremonyId: 'ceremony-7', kekComponents: components, blob: wrapped.body.blob, sourceKeyId: key.id, label: 'restored', publicKey: key.publicKey });
   assert.equal(restored.status, 201, JSON.stringify(restored.body));
   assert.equal(restored.body.tier, 'backup');
@@ -145,12 +150,16 @@ test('KEY-08 after a restart the replay log still refuses an outpoint signed bef
   const first = makeIntent(payee);
   const psbt = buildPsbt({ sourcePublicKey: key.publicKey, utxos: [utxo], outputs: [{ address: payee, value: 100_000n }, { address: own, value: 395_000n }] });
   const approvals = (intent: Intent): Record<string, string>[] => [approve(alice, intentHash(intent)), approve(bob, intentHash(intent))];
+  const replayEntries = async (): Promise<number> => (await signer.call('GET', '/health')).body.replayEntries;
+  const entriesBefore = await replayEntries();
   const signed = await signer.call('POST', '/sign', { requestId: 'restart-1', intent: first, transaction: { psbt }, approvals: approvals(first) });
   assert.equal(signed.status, 200, JSON.stringify(signed.body));
+  const entriesSigned = await replayEntries();
+  assert.ok(entriesSigned > entriesBefore, 'the signature is in the replay log');
 
   await signer.stop();
   signer = await startSigner(prepared);
-  assert.ok((await signer.call('GET', '/health')).body.replayEntries >= 1);
+  assert.equal(await replayEntries(), entriesSigned, 'every entry read back after the restart');
 
   const thief = randomP2wpkhAddress();
   const second = makeIntent(thief);
@@ -159,11 +168,11 @@ test('KEY-08 after a restart the replay log still refuses an outpoint signed bef
   assert.equal(refused.status, 409);
   assert.equal(refused.body.code, 'REPLAY_CONFLICT');
   const reused = await signer.call('POST', '/sign', { requestId: 'restart-1', intent: second, transaction: { psbt: psbt2 }, approvals: approvals(second) });
-  assert.equal(reused.body.code, 'REPLAY_CONFLICT');
+  assert.deepEqual([reused.status, reused.body.code], [409, 'REPLAY_CONFLICT']);
   const again = await signer.call('POST', '/sign', { requestId: 'restart-1', intent: first, transaction: { psbt }, approvals: approvals(first) });
   assert.equal(again.status, 200);
   assert.equal(again.body.txHex, signed.body.txHex, 'the same request after a restart returns the first answer');
   // Keys survive the restart too.
-  const listed = (await signer.call('GET', '/keys')).body.keys as { id: string }[];
-  assert.ok(listed.some((entry) => entry.id === key.id));
+  const listed = (await signer.call('GET', '/keys')).body.keys as { id: string; publicKey: string }[];
+  assert.deepEqual(listed.filter((entry) => entry.id === key.id).map((entry) => entry.publicKey), [key.publicKey]);
 });

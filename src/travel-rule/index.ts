@@ -22,7 +22,4 @@ export {
   encryptJson, decryptJson, loadKeyring, keyringFromHex, PiiCryptoError, PII_ENVELOPE_VERSION, PII_KEYRING_KEYS_MAX, PII_PLAINTEXT_BYTES_MAX,
   type Keyring, type PiiEnvelope,
 } from './pii-crypto.ts';
-export {
-  TRAVEL_RULE_STATUSES, TRAVEL_RULE_TRANSITIONS, canSign, canTransition,
-  type TravelRuleStatus, type SigningDestinationType, type CanSignOptions,
-} from './travel-rule-status.ts';
+export { TRAVEL_RULE_STATUSES, type TravelRuleStatus } from './travel-rule-status.ts';

@@ -12,25 +12,38 @@ after(async () => { await c.close(); });
 
 const address = (clientId: string, tier: 'hot' | 'cold' = 'cold') => inTransaction(c.db.app, (q) => c.wallets.depositAddress(q, clientId, 'ethereum', tier));
 
-test('DEP-02 ETH and USDT deposits are pending below N confirmations and credited at N, to the unit', async () => {
+test('DEP-02 ETH and USDT deposits are pending at N-1 confirmations and credited at exactly N, to the unit; nothing is spendable before', async () => {
   const client = await c.newClient();
   const a = await address(client);
   assert.equal(a.address, (await address(client)).address, 'one stable account per wallet (KEY-07)');
   await c.tick();
-  const ethTx = await c.eth!.faucetEth(a.address, 1_234_567_890_123_456_789n);
-  const usdtTx = await c.eth!.faucetUsdt(a.address, 250_000_001n);
-  await c.tick();
-  const status = async (txid: string) => (await c.db.app.query(`select status, amount, asset from deposits where txid = $1`, [txid])).rows[0];
-  assert.equal((await status(ethTx)).status, 'pending');
-  assert.equal((await status(usdtTx)).status, 'pending');
-  assert.equal((await status(usdtTx)).asset, 'USDT');
-  assert.equal((await c.entitlement(client, 'ETH')).total, 0n);
-  await c.eth!.mine(CONFIRMATIONS);
-  await c.tick();
-  assert.equal((await status(ethTx)).status, 'credited');
-  assert.equal((await status(usdtTx)).status, 'credited');
-  assert.deepEqual(await c.entitlement(client, 'ETH'), { total: 1_234_567_890_123_456_789n, held: 0n, available: 1_234_567_890_123_456_789n, hot: 0n, cold: 1_234_567_890_123_456_789n });
-  assert.deepEqual(await c.entitlement(client, 'USDT'), { total: 250_000_001n, held: 0n, available: 250_000_001n, hot: 0n, cold: 250_000_001n });
+  const sent = [
+    { asset: 'ETH', amount: 1_234_567_890_123_456_789n, txid: await c.eth!.faucetEth(a.address, 1_234_567_890_123_456_789n) },
+    { asset: 'USDT', amount: 250_000_001n, txid: await c.eth!.faucetUsdt(a.address, 250_000_001n) },
+  ];
+  // One block at a time (automine put each transfer in a block of its own), each deposit is
+  // checked against its own confirmation count, until both are past N.
+  const seen = new Set<string>();
+  for (let round = 0; round <= CONFIRMATIONS + 1; round++) {
+    if (round > 0) await c.eth!.mine(1);
+    await c.tick();
+    const tip = await c.eth!.rpc.getBlockNumber();
+    for (const d of sent) {
+      const { rows } = await c.db.app.query('select status, amount, asset, block_height from deposits where txid = $1', [d.txid]);
+      assert.equal(rows.length, 1, `${d.asset} recorded once`);
+      assert.deepEqual([rows[0].asset, rows[0].amount], [d.asset, d.amount]);
+      const confirmations = tip - Number(rows[0].block_height) + 1;
+      const credited = confirmations >= CONFIRMATIONS;
+      assert.equal(rows[0].status, credited ? 'credited' : 'pending', `${d.asset} at ${confirmations} confirmations`);
+      const e = await c.entitlement(client, d.asset);
+      const total = credited ? d.amount : 0n;
+      assert.deepEqual(e, { total, held: 0n, available: total, hot: 0n, cold: total }, `${d.asset} at ${confirmations} confirmations`);
+      seen.add(`${d.asset}@${confirmations}`);
+    }
+  }
+  for (const d of sent) {
+    for (const n of [CONFIRMATIONS - 1, CONFIRMATIONS]) assert.ok(seen.has(`${d.asset}@${n}`), `${d.asset} observed at ${n} confirmations: ${[...seen].join(' ')}`);
+  }
 });
 
 test('DEP-07 an unknown ERC-20 sent to a client address is quarantined and absent from balances', async () => {
@@ -56,20 +69,40 @@ test('DEP-07 an unknown ERC-20 sent to a client address is quarantined and absen
   assert.equal(deposits.length, 0);
 });
 
-test('DEP-02 reorg on Ethereum: a pending deposit in an orphaned block is dropped without a negative balance; a credited one is reversed', async () => {
+test('DEP-02 reorg on Ethereum: in the orphaned blocks a credited deposit is reversed and a pending one dropped, no balance below zero', async () => {
   const client = await c.newClient();
   const a = await address(client);
   await c.tick();
+  const forkHeight = await c.eth!.rpc.getBlockNumber();
   const snap = await c.eth!.snapshot();
-  const tx = await c.eth!.faucetEth(a.address, 5n * 10n ** 17n);
+  const credited = await c.eth!.faucetEth(a.address, 5n * 10n ** 17n);
   await c.eth!.mine(CONFIRMATIONS);
+  const pending = await c.eth!.faucetUsdt(a.address, 42_000_000n); // one confirmation: pending
   await c.tick();
+  const statusOf = async (txid: string) => (await c.db.app.query('select status from deposits where txid = $1', [txid])).rows[0].status;
+  assert.deepEqual([await statusOf(credited), await statusOf(pending)], ['credited', 'pending']);
   assert.equal((await c.entitlement(client, 'ETH')).total, 5n * 10n ** 17n);
-  await c.eth!.reorgTo(snap, CONFIRMATIONS + 3); // the chain without the deposit, longer
-  await c.tick();
-  const row = (await c.db.app.query(`select status from deposits where txid = $1`, [tx])).rows[0];
-  assert.equal(row.status, 'reversed');
-  assert.deepEqual(await c.entitlement(client, 'ETH'), { total: 0n, held: 0n, available: 0n, hot: 0n, cold: 0n });
+  assert.equal((await c.entitlement(client, 'USDT')).total, 0n, 'pending is not credited');
+  const scannedTo = await c.eth!.rpc.getBlockNumber();
+  // The chain without either transfer, longer (Hardhat's revert drops them: they are not mined again).
+  await c.eth!.reorgTo(snap, CONFIRMATIONS + 5);
+  const r = await c.tick();
+  assert.deepEqual([r.reorgDepth, r.reversed], [scannedTo - forkHeight, 1], JSON.stringify(r));
+  assert.deepEqual([await statusOf(credited), await statusOf(pending)], ['reversed', 'orphaned']);
+  const eventsOf = async (txid: string) => (await c.db.app.query(
+    'select type from events where subject = (select id::text from deposits where txid = $1) order by id', [txid])).rows.map((e) => e.type);
+  assert.deepEqual(await eventsOf(credited), ['deposit.pending', 'deposit.credited', 'deposit.reversed']);
+  assert.deepEqual(await eventsOf(pending), ['deposit.pending', 'deposit.orphaned']);
+  for (const asset of ['ETH', 'USDT']) {
+    assert.deepEqual(await c.entitlement(client, asset), { total: 0n, held: 0n, available: 0n, hot: 0n, cold: 0n }, asset);
+  }
+  const { rows: negative } = await c.db.app.query('select code, balance from accounts where client_id = $1 and balance < 0', [client]);
+  assert.deepEqual(negative, [], 'no client account below zero');
   const { rows: totals } = await c.db.app.query(`select asset, book, sum(balance) as s from accounts group by 1, 2`);
   for (const t of totals) assert.equal(t.s, 0n, `${t.asset}/${t.book} still sums to zero`);
+  // Later blocks bring neither back.
+  await c.eth!.mine(CONFIRMATIONS);
+  await c.tick();
+  assert.deepEqual([await statusOf(credited), await statusOf(pending)], ['reversed', 'orphaned']);
+  assert.equal((await c.entitlement(client, 'ETH')).total, 0n);
 });
