@@ -18,6 +18,7 @@ import { SignerRefusal } from '../signer-client/signer-client.ts';
 import type { ChainRuntime } from '../deposits/chain-runtime.ts';
 import { isChainError } from '../chains/errors.ts';
 import { intentHash } from '../../signer/src/intent.ts';
+import { CanonicalJsonError } from '../../signer/src/canonical-json.js';
 import { appendEvent } from '../events/event-feed.ts';
 import { transition, WithdrawalStore, type SignedTx, type WithdrawalRow } from './withdrawal-store.ts';
 import type { Compliance } from './compliance.ts';
@@ -63,6 +64,8 @@ const HOLD_MARGIN_MS = 24 * 3600_000;
 
 /** A cause that can never go away by waiting: the withdrawal ends. Everything else pauses it. */
 export function isPermanent(error: unknown): boolean {
+  // What cannot be written as canonical JSON can never be hashed or signed: waiting changes nothing.
+  if (error instanceof CanonicalJsonError) return true;
   if (error instanceof SignerRefusal) return !TRANSIENT_SIGNER_CODES.has(error.code);
   if (error instanceof DomainError) return !(['SIGNER_UNAVAILABLE', 'CHAIN_UNAVAILABLE', 'DATABASE_UNAVAILABLE', 'GAS_STATION_EMPTY', 'PRICE_STALE'].includes(error.code) || error.data.transient === true);
   if (isChainError(error)) return ['ADDRESS_INVALID', 'ADDRESS_WRONG_NETWORK', 'ADDRESS_UNSUPPORTED', 'AMOUNT_INVALID'].includes(error.code);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { networkFeeAsset } from '../chains/capabilities.ts';
 import { defineRoute, READ_ROLES, type RouteDef } from '../api/route.ts';
 import { assetCode, decimalAmount, limit, uuid } from '../api/schemas.ts';
 import type { AssetRegistry } from '../assets/asset-registry.ts';
@@ -10,14 +11,19 @@ import { exchangeFacingFailure } from '../screening/index.ts';
 
 // No control characters (C0) in names and references.
 const text = (max: number) => z.string().min(1).max(max).refine((v) => ![...v].some((ch) => ch.charCodeAt(0) < 0x20), 'no control characters');
+/**
+ * Text that goes into the signed intent (the initiator): also NFC and no lone surrogates, which the
+ * canonical JSON refuses, so it is refused here with a 400 instead of pausing the withdrawal later.
+ */
+const signedText = (max: number) => text(max).refine((v) => !/\p{Cs}/u.test(v) && v === v.normalize('NFC'), 'NFC text without lone surrogates');
 const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD');
 
 export function presentWithdrawal(assets: AssetRegistry, w: WithdrawalRow): Record<string, unknown> {
-  const feeAsset = w.chain === 'bitcoin' ? 'BTC' : 'ETH';
+  const feeAsset = networkFeeAsset(w.chain);
   return {
     id: w.id, quoteId: w.quote_id, clientId: w.client_id, asset: w.asset, chain: w.chain, amount: assets.toDecimal(w.asset, w.amount),
     destination: w.destination, destinationType: w.destination_type, state: w.state, sourceTier: w.source_tier,
-    serviceFee: assets.toDecimal(w.asset, w.service_fee), networkFeeMax: assets.toDecimal(feeAsset, w.network_fee_max),
+    serviceFee: assets.toDecimal(w.asset, w.service_fee), networkFeeMax: assets.toDecimal(feeAsset, w.network_fee_max), networkFeeAsset: feeAsset,
     networkFee: w.network_fee === null ? null : assets.toDecimal(feeAsset, w.network_fee), usdValueCents: w.usd_cents.toString(),
     // WDR-01: the consent evidence stored with the request, retrievable by its id.
     consent: { method: w.consent.method, reference: w.consent.reference, at: w.consent.at, acknowledgedWarningId: w.consent.acknowledgedWarningId },
@@ -56,7 +62,7 @@ export function withdrawalRoutes(deps: {
       body: z.strictObject({
         quoteId: uuid, clientId: uuid, acknowledgedWarningId: text(64),
         consent: z.strictObject({ method: z.enum(['webauthn', 'otp', 'signed-payload', 'in-app-confirmation']), reference: text(256), at: z.iso.datetime({ offset: true }) }),
-        initiatorUserId: text(128),
+        initiatorUserId: signedText(128),
         destinationType: z.enum(['vasp', 'self_hosted']),
         beneficiary: z.strictObject({ name: text(200), vaspName: text(200).optional(), accountReference: text(128).optional() }),
         ownershipProof: z.strictObject({ message: z.string().min(1).max(2000), signature: z.string().min(1).max(500) }).optional(),

@@ -12,6 +12,7 @@ import { decodeAddress } from '../chains/bitcoin/address.ts';
 import type { BitcoinNetworkName } from '../chains/bitcoin/networks.ts';
 import { parseEthereumAddress } from '../chains/ethereum/address.ts';
 import { isChainError } from '../chains/errors.ts';
+import { networkFeeAsset } from '../chains/capabilities.ts';
 import type { ApprovalInput, ApproverRegistry, RejectionInput } from './approvers.ts';
 import type { Compliance } from './compliance.ts';
 import { appendEvent } from '../events/event-feed.ts';
@@ -83,7 +84,7 @@ export class WithdrawalService {
       [input.clientId, asset.code, amount.toString(), destination, networkFeeMax.toString(), serviceFee.toString(), price.usdCents.toString(),
         price.version, IRREVERSIBILITY_WARNING.id, input.actor, this.deps.fees.quoteTtlSeconds]);
     const d = (v: bigint) => this.deps.assets.toDecimal(asset.code, v);
-    const feeAsset = asset.chain === 'bitcoin' ? 'BTC' : 'ETH';
+    const feeAsset = networkFeeAsset(asset.chain);
     return {
       quoteId: rows[0]!.id, clientId: input.clientId, asset: asset.code, amount: d(amount), destination,
       fees: {

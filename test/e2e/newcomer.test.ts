@@ -79,7 +79,7 @@ test('README: npm start prints where it listens, the admin key file and a first 
 /** `npm run amanat -- …` as the README runs it (the CLI from the repository), against the running service. */
 async function amanat(args: string[], apiKey: string): Promise<string> {
   const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli.ts'), ...args], {
-    cwd: root, env: { ...process.env, AMANAT_API_URL: api, AMANAT_API_KEY: apiKey, AMANAT_DATA_DIR: dataDir } });
+    cwd: root, env: { ...process.env, AMANAT_API_URL: api, AMANAT_API_KEY: apiKey, AMANAT_DATA_DIR: dataDir, AMANAT_CLI_STATE_DIR: path.join(dataDir, 'cli-requests') } });
   return stdout;
 }
 

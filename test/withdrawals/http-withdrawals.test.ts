@@ -82,3 +82,18 @@ test('WDR-01 WDR-02 WDR-03 confirming needs the acknowledged warning and a conse
   assert.equal(again.status, 409);
   assert.equal(again.body.code, 'WITHDRAWAL_STATE');
 });
+
+test('KEY-08 WDR-01 an initiator id that cannot be signed (not NFC, a lone surrogate) is a 400 at the confirmation, nothing held; the networkFeeAsset is named', async () => {
+  const { body: q } = await app.call('POST', '/v1/withdrawals/quotes', { body: { clientId: client, asset: 'BTC', amount: '0.001', destination: REGTEST } });
+  const consent = { method: 'webauthn', reference: 'assertion-nfc', at: new Date().toISOString() };
+  const base = { clientId: client, quoteId: q.quoteId, acknowledgedWarningId: q.warning.id, consent, destinationType: 'self_hosted', beneficiary: { name: 'Self' } };
+  const heldBefore = (await app.db.owner.query(`select count(*)::int as n from holds`)).rows[0].n;
+  for (const initiatorUserId of ['e\u0301ric', 'user-\ud800']) {
+    const res = await app.call('POST', '/v1/withdrawals', { body: { ...base, initiatorUserId } });
+    assert.deepEqual([res.status, res.body.code], [400, 'VALIDATION_FAILED'], JSON.stringify(res.body));
+  }
+  assert.equal((await app.db.owner.query(`select count(*)::int as n from holds`)).rows[0].n, heldBefore, 'nothing held');
+  const ok = await app.call('POST', '/v1/withdrawals', { body: { ...base, initiatorUserId: '\u00e9ric' } });
+  assert.equal(ok.status, 202, JSON.stringify(ok.body));
+  assert.equal(ok.body.networkFeeAsset, 'BTC');
+});

@@ -303,10 +303,13 @@ test('WDR-06 the approval view shows the client, the policy trace, the Travel Ru
   assert.equal(auditor.status, 200);
 });
 
+/** The CLI's request journal: in a directory of the test's own, never the user's home. */
+const cliStateDir = tempDir('treasury-cli-state');
+
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli.ts'), ...args], {
-      cwd: root, env: { ...process.env, AMANAT_API_URL: url, AMANAT_API_KEY: keys.treasury }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: root, env: { ...process.env, AMANAT_API_URL: url, AMANAT_API_KEY: keys.treasury, AMANAT_CLI_STATE_DIR: cliStateDir }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';
     let stderr = '';

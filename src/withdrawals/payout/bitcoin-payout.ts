@@ -13,6 +13,7 @@ import { buildPsbt, type Utxo } from '../../chains/bitcoin/psbt.ts';
 import { replacementFeeRate } from '../../chains/bitcoin/fees.ts';
 import { decodeAddress } from '../../chains/bitcoin/address.ts';
 import { isChainError } from '../../chains/errors.ts';
+import { networkFeeAsset } from '../../chains/capabilities.ts';
 import type { Intent } from '../../../signer/src/intent.ts';
 import type { SignedTx, WithdrawalRow } from '../withdrawal-store.ts';
 import type { BuildPlan, IntentBase, MinedPayout, Payout, ReplacementPlan, SignIo } from './payout.ts';
@@ -40,7 +41,7 @@ export class BitcoinPayout implements Payout {
     rpc: BitcoinRpcClient; network: BitcoinNetworkName; wallets: WalletService; coins: CoinStore; db: Queryable; settings: BitcoinPayoutSettings;
   }) {}
 
-  feeAsset(): 'BTC' { return 'BTC'; }
+  feeAsset(): 'BTC' | 'ETH' { return networkFeeAsset(this.chain); }
   clientPaysFee(): boolean { return true; }
 
   /** The source wallet, a fresh change address (a new HSM key: a signer call) and the fee rate, before any transaction opens. */

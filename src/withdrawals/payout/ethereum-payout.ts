@@ -19,6 +19,7 @@ import type { SignerClient } from '../../signer-client/signer-client.ts';
 import type { EthereumRpcClient } from '../../chains/ethereum/rpc-client.ts';
 import { buildErc20Transfer, buildEthTransfer, ETH_TRANSFER_GAS, parseEip1559, replacementFees } from '../../chains/ethereum/tx.ts';
 import type { Intent } from '../../../signer/src/intent.ts';
+import { networkFeeAsset } from '../../chains/capabilities.ts';
 import type { SignedTx, WithdrawalRow, WithdrawalStore } from '../withdrawal-store.ts';
 import type { BuildPlan, IntentBase, MinedPayout, Payout, ReplacementPlan, SignIo } from './payout.ts';
 
@@ -49,7 +50,7 @@ export class EthereumPayout implements Payout {
     db: Queryable; settings: EthereumPayoutSettings; log: Logger;
   }) {}
 
-  feeAsset(): 'ETH' { return 'ETH'; }
+  feeAsset(): 'BTC' | 'ETH' { return networkFeeAsset(this.chain); }
   clientPaysFee(asset: Asset): boolean { return !asset.contractAddress; }
 
   /** The highest fee per gas a transaction of this withdrawal may offer: the configured cap, within the withdrawal's fee cap. */
