@@ -26,7 +26,7 @@ import type { SignerClient } from './signer-client/signer-client.ts';
 import { createWithdrawalModule, type WithdrawalModule } from './withdrawals/withdrawal-module.ts';
 import { withdrawalRoutes } from './withdrawals/withdrawal-routes.ts';
 import { treasuryRoutes } from './withdrawals/treasury-routes.ts';
-import { createCaseService } from './cases/index.ts';
+import { createCaseService, type CaseService } from './cases/index.ts';
 import { caseRoutes } from './cases/case-routes.ts';
 import { consoleRoutes } from './console/console-routes.ts';
 
@@ -50,18 +50,27 @@ export interface AmanatDeps {
   /** Chain nodes and deposit scanners; absent with CHAINS_ENABLED=false. */
   chains?: ChainRuntime;
   signer?: SignerClient;
+  /** The shared services, when the caller built them first (main: the chain runtime uses them too). */
+  core?: CoreServices;
 }
 
-export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
-  const { pool, config, log, chains } = deps;
+/** The services every part of the process shares, one instance each: the chain runtime's scanners get these too. */
+export interface CoreServices { assets: AssetRegistry; ledger: LedgerService; clients: ClientService; cases: CaseService }
+
+export async function createCoreServices(pool: pg.Pool, config: Config): Promise<CoreServices> {
   const assets = new AssetRegistry(pool);
   await assets.load();
   const ledger = new LedgerService(pool, assets);
   const clients = new ClientService(ledger);
+  return { assets, ledger, clients, cases: createCaseService(config, ledger, clients) };
+}
+
+export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
+  const { pool, config, log, chains } = deps;
+  const { assets, ledger, clients, cases } = deps.core ?? await createCoreServices(pool, config);
   const apiKeys = new ApiKeyService(pool, config.auth.apiKeyCacheMs);
   const audit = new AuditLog(pool);
   const metrics = createMetrics();
-  const cases = createCaseService(config, ledger, clients);
   const withdrawals = createWithdrawalModule({ config, pool, assets, ledger, clients, log, wallets: deps.wallets, signer: deps.signer, chains, cases });
 
   const routes: RouteDef[] = [];

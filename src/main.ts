@@ -10,10 +10,8 @@ import { createLogger, type Logger } from './platform/logger.ts';
 import { openDatabase } from './platform/db.ts';
 import { inTransaction } from './platform/tx.ts';
 import { writeRuntime, removeRuntime } from './platform/runtime-file.ts';
-import { createAmanat, VERSION } from './app.ts';
+import { createAmanat, createCoreServices, VERSION } from './app.ts';
 import { isDomainError } from './platform/errors.ts';
-import { AssetRegistry } from './assets/asset-registry.ts';
-import { LedgerService } from './ledger/ledger-service.ts';
 import { SignerClient } from './signer-client/signer-client.ts';
 import { WalletService } from './wallets/wallet-service.ts';
 import { openChains, type ChainRuntime } from './deposits/chain-runtime.ts';
@@ -112,6 +110,7 @@ async function main(lifecycle: Lifecycle): Promise<void> {
   const db = await openDatabase(config, log);
   lifecycle.track('database', () => db.close());
   if (lifecycle.stopRequested) return;
+  const core = await createCoreServices(db.app, config);
   let signer: RunningSigner | undefined;
   let chains: ChainRuntime | undefined;
   let wallets: WalletService | undefined;
@@ -137,18 +136,17 @@ async function main(lifecycle: Lifecycle): Promise<void> {
     }
     signerClient = new SignerClient(socketPath);
     await signerClient.health();
-    const assets = new AssetRegistry(db.app);
-    await assets.load();
+    // One instance of each service: the scanners see an asset changed through PATCH /v1/assets.
     const opened = await openChains({
       settings: { bitcoin: config.chains.bitcoin, ethereum: config.chains.ethereum, maxBlocksPerTick: config.deposits.maxBlocksPerTick, maxReorgDepth: config.deposits.maxReorgDepth },
-      dataDir: config.dataDir, pool: db.app, assets, ledger: new LedgerService(db.app, assets), log,
+      dataDir: config.dataDir, pool: db.app, assets: core.assets, ledger: core.ledger, cases: core.cases, log,
     });
     chains = opened;
     lifecycle.track('chains', () => opened.stop());
     if (lifecycle.stopRequested) return;
     wallets = new WalletService(signerClient, chains.bitcoin.network);
   }
-  const amanat = await createAmanat({ pool: db.app, config, log, wallets, chains, signer: signerClient });
+  const amanat = await createAmanat({ pool: db.app, config, log, wallets, chains, signer: signerClient, core });
   lifecycle.track('audit seal', () => amanat.services.audit.sealAll());
 
   const keyFile = config.auth.bootstrapAdminKeyFile ?? path.join(config.dataDir, 'secrets', 'bootstrap-admin.key');
