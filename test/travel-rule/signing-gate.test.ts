@@ -65,6 +65,7 @@ test('WDR-05 TR-06 a VASP-bound withdrawal of USD 1,000 or more, no Travel Rule 
     ['travel_rule', 'vasp', 'pending', 'full', 0],
     show({ state: still.state, failure: still.failure_code, detail: still.failure_detail }));
   assert.equal((still.policy as { outcome: string }).outcome, 'allow', 'the policy alone would let it go: the Travel Rule is what holds it');
+  assert.deepEqual([still.failure_code, still.attempts], [null, 0], 'waiting is not failing: every pass looks again without an error');
   assert.deepEqual([still.intent, still.intent_hash, still.build, still.signed_tx, still.txid], [null, null, null, null, null]);
   assert.deepEqual(await transitionsOf(w.id), ['>requested', 'requested>screening', 'screening>policy', 'policy>travel_rule']);
   assert.equal(await signedTransactionsOf(w.id), 0);
@@ -91,8 +92,11 @@ test('WDR-05 TR-03 below USD 1,000 a VASP-bound withdrawal waits as well (reduce
 
 test('WDR-05 only the loudly named development switch TRAVEL_RULE_VASP=development-auto-ack lets a VASP-bound withdrawal on: acked, then signed and completed', async () => {
   const w = await vaspWithdrawal('0.02');
+  // The default worker holds it first: it waits in travel_rule, the data set sealed and stored.
+  const held = await workRepeatedly(w.id);
+  assert.deepEqual([held.state, held.travel_rule_status, held.failure_code], ['travel_rule', 'pending', null]);
   // A worker configured with the switch, as a development service runs (production config refuses
-  // it: test/platform/production-config.test.ts). It works the withdrawal from the start.
+  // it: test/platform/production-config.test.ts), then acks the withdrawal that waited.
   const development = f.pipelineWith({ TRAVEL_RULE_VASP: 'development-auto-ack' });
   let acked = w;
   for (let i = 0; i < 20 && ['requested', 'screening', 'policy', 'travel_rule'].includes(acked.state); i++) {
