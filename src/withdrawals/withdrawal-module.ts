@@ -55,7 +55,9 @@ export function createWithdrawalModule(deps: {
   const screening = createDestinationScreening(config);
   const at = (p: string) => path.resolve(repoRoot, p);
   const policy = loadPolicy(at(config.withdrawals.policyFile));
-  const prices = loadStaticPrices(at(config.withdrawals.pricesFile));
+  // A price older than PRICE_MAX_AGE_SECONDS is never used (PRICE_STALE); 0 means no limit, development only.
+  const prices = loadStaticPrices(at(config.withdrawals.pricesFile),
+    config.withdrawals.priceMaxAgeSeconds > 0 ? { maxAgeSeconds: config.withdrawals.priceMaxAgeSeconds } : {});
   const approvers = new ApproverRegistry(at(config.withdrawals.approversFile));
   const { keyring, activeKid } = openKeyring(config.withdrawals.piiKeyringFile ?? path.join(config.dataDir, 'secrets', 'pii-keyring.json'));
   const bitcoinNetwork = deps.chains?.bitcoin.network ?? config.chains.bitcoin.network;

@@ -10,15 +10,11 @@ import { loadStaticPrices, usdCents } from '../../src/pricing/index.ts';
 import { DomainError } from '../../src/platform/errors.ts';
 import { problem } from '../../src/api/http-errors.ts';
 import { inTransaction } from '../../src/platform/tx.ts';
-import { loadPolicy } from '../../src/policy/index.ts';
-import { Compliance } from '../../src/withdrawals/compliance.ts';
-import { TravelRule } from '../../src/withdrawals/travel-rule-step.ts';
-import { ApproverRegistry } from '../../src/withdrawals/approvers.ts';
-import { WithdrawalService } from '../../src/withdrawals/withdrawal-service.ts';
-import { openKeyring } from '../../src/withdrawals/withdrawal-module.ts';
+import { createWithdrawalModule } from '../../src/withdrawals/withdrawal-module.ts';
+import { loadConfig } from '../../src/platform/config.ts';
+import { createLogger } from '../../src/platform/logger.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
 const dir = mkdtempSync(path.join(process.env.AMANAT_TEST_TMP ?? tmpdir(), 'prices-'));
 let seq = 0;
 
@@ -84,17 +80,11 @@ test('TR-02 a withdrawal quote that needs a USD value from a stale price is a 50
   writePrices(file, hoursAgo(2), 'feed-stale');
   const keyringFile = path.join(dir, 'pii-keyring.json');
   writeFileSync(keyringFile, JSON.stringify({ k1: randomBytes(32).toString('hex') }));
-  const { keyring, activeKid } = openKeyring(keyringFile);
   const { assets, ledger, clients } = app.amanat.services;
-  // Wired as src/withdrawals/withdrawal-module.ts wires it, with PRICE_MAX_AGE_SECONDS=3600.
-  const compliance = new Compliance({
-    policy: loadPolicy(path.join(root, 'policies/withdrawal-policy.json')),
-    prices: loadStaticPrices(file, { maxAgeSeconds: 3600 }),
-    travelRule: new TravelRule({ keyring, activeKid, bitcoinNetwork: 'bcoin-regtest', ethereumChainId: 31337n, originatingVasp: 'Test VASP' }),
-  });
-  const service = new WithdrawalService({
-    assets, ledger, clients, compliance, approvers: new ApproverRegistry(path.join(root, 'policies/signer-policy.json')), bitcoinNetwork: 'bcoin-regtest', holdTtlSeconds: 86_400,
-    fees: { btcNetworkFeeMaxSat: 200_000n, ethNetworkFeeMaxWei: 10n ** 16n, serviceFee: {}, quoteTtlSeconds: 300 },
+  // The withdrawal context as the service builds it, with PRICES_FILE and PRICE_MAX_AGE_SECONDS=3600.
+  const { service } = createWithdrawalModule({
+    config: loadConfig({ AMANAT_ENV: 'test', PRICES_FILE: file, PRICE_MAX_AGE_SECONDS: '3600', PII_KEYRING_FILE: keyringFile, BITCOIN_NETWORK: 'bcoin-regtest' }),
+    pool: app.db.app, assets, ledger, clients, log: createLogger('silent'),
   });
   const input = { clientId: client.body.id as string, asset: 'ETH', amount: '0.5', destination: '0x00000000000000000000000000000000000dead1', actor: 'test' };
   let refused: DomainError | undefined;
