@@ -250,9 +250,10 @@ export interface OutageRig {
 
 let seq = 0;
 
-export async function startOutageRig(tuning: PipelineTuning): Promise<OutageRig> {
+/** `database`: the service's database (default: a clone of the test run's template on the shared server). */
+export async function startOutageRig(tuning: PipelineTuning, options: { database?: TestDatabase } = {}): Promise<OutageRig> {
   const dir = tempDir('outage');
-  const db = await createTestDatabase();
+  const db = options.database ?? await createTestDatabase();
   const cleanups: (() => Promise<unknown>)[] = [() => db.drop()];
   const cleanup = async () => { for (const c of cleanups.splice(0).reverse()) await c().catch(() => undefined); };
   try {
@@ -476,6 +477,8 @@ export async function ledgerInvariantProblems(owner: pg.Pool): Promise<string[]>
 
 export interface DedicatedPostgres {
   readonly port: number;
+  /** The migrated `amanat` database, in the shape the rig takes: an app-role pool, an owner pool; drop() ends both. */
+  database(): TestDatabase;
   readonly ownerUrl: string;
   readonly appUrl: string;
   readonly up: boolean;
@@ -502,9 +505,14 @@ export async function startDedicatedPostgres(name = 'outage-pg'): Promise<Dedica
     await server.stop();
     throw error;
   }
+  const appUrl = withUser(ownerUrl, APP_ROLE, appPassword);
   return {
-    port, ownerUrl,
-    appUrl: withUser(ownerUrl, APP_ROLE, appPassword),
+    port, ownerUrl, appUrl,
+    database() {
+      const app = createPool(appUrl, 40);
+      const owner = createPool(ownerUrl, 4);
+      return { name: 'amanat', ownerUrl, appUrl, app, owner, async drop() { await app.end().catch(() => undefined); await owner.end().catch(() => undefined); } };
+    },
     get up() { return server !== undefined; },
     async stop() {
       const s = server;

@@ -5,6 +5,8 @@
 // client checked out across the restart (a transaction waiting on the signer, say) does not crash
 // the process; every request answered 503 and sent again with the same Idempotency-Key takes
 // effect exactly once; and the ledger's invariants hold, with nothing half-written.
+// The second test restarts it under the service's own work: withdrawals being signed and sent
+// (a worker waits on the signer with its session idle) and deposits being scanned.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
@@ -15,7 +17,10 @@ import { createLogger } from '../../src/platform/logger.ts';
 import { createPool } from '../../src/platform/db.ts';
 import { inTransaction } from '../../src/platform/tx.ts';
 import { tempDir } from '../../signer/test/helpers.ts';
-import { appPool, ledgerInvariantProblems, pollUntil, readyz, show, sleep, startDedicatedPostgres } from '../helpers/outage.ts';
+import {
+  CONFIRMATIONS, appPool, assertNoneEnded, bitcoinPaymentsTo, depositBookings, ledgerInvariantProblems, pollUntil, readyz, show, sleep, startDedicatedPostgres,
+  startLoop, startOutageRig, type Loop,
+} from '../helpers/outage.ts';
 
 interface Sent { n: number; op: 'hold' | 'transfer' | 'client' | 'void' | 'balances'; method: string; path: string; body?: unknown; idem: string; phase: Phase }
 interface Answer { status: number; code?: string; contentType: string; retryAfter: string | null; replayed: boolean; body: any }
@@ -209,4 +214,104 @@ test('R8 Postgres restart under load: in-flight and new requests get 503 DATABAS
   assert.equal(sum!.total, BigInt(CLIENTS) * 10n ** 9n);
   const { rows: [pendingHolds] } = await owner.query<{ s: bigint | null }>(`select sum(amount) as s from holds where state = 'pending'`);
   assert.equal(sum!.held, pendingHolds!.s ?? 0n, 'what is held is exactly the pending holds');
+});
+
+test('R8 Postgres restart mid-flow: withdrawals being signed and sent and deposits being scanned pause and resume; none fails, each completes exactly once; no deposit credited twice; the ledger equals the chain', async (t) => {
+  const server = await startDedicatedPostgres('outage-pg-flow');
+  const r = await startOutageRig({ maxAttempts: 4, retryDelayMs: 100 }, { database: server.database() });
+  t.after(async () => { await r.close(); await server.close(); });
+  const ETHER = 10n ** 18n;
+
+  const payer = await r.kycClient();
+  for (let i = 0; i < 12; i++) await r.btc.faucet(await r.depositAddress(payer, 'bitcoin'), 2_000_000n, { confirmations: 0 });
+  const payerEth = await r.depositAddress(payer, 'ethereum');
+  await r.eth.faucetEth(payerEth, ETHER);
+  await r.mine(CONFIRMATIONS);
+  await r.scanners.bitcoin.tick();
+  await r.scanners.ethereum.tick();
+  const receiver = await r.kycClient();
+  const receiverBtc: string[] = [];
+  for (let i = 0; i < 6; i++) receiverBtc.push(await r.depositAddress(receiver, 'bitcoin'));
+  const startHeight = await r.btc.rpc.getBlockCount();
+  const ids: string[] = [];
+  const destinations = new Map<string, { chain: 'bitcoin' | 'ethereum'; address: string; amount: bigint }>();
+  for (let i = 0; i < 15; i++) {
+    const chain = i % 3 === 2 ? 'ethereum' : 'bitcoin';
+    const address = r.externalAddress(chain);
+    const w = await r.request({ clientId: payer, asset: chain === 'bitcoin' ? 'BTC' : 'ETH', amount: chain === 'bitcoin' ? '0.001' : '0.01', destination: address });
+    ids.push(w.id);
+    destinations.set(w.id, { chain, address, amount: chain === 'bitcoin' ? 100_000n : ETHER / 100n });
+  }
+
+  const loops: Loop[] = [];
+  t.after(() => Promise.all(loops.map((l) => l.stop())));
+  const worker = startLoop('withdrawals', 50, () => r.pipeline.drain(50));
+  loops.push(worker, startLoop('scanners', 150, () => Promise.allSettled([r.scanners.bitcoin.tick(), r.scanners.ethereum.tick()])),
+    startLoop('miner', 250, () => r.mine(1)));
+  await pollUntil('the first withdrawals signed', async () =>
+    (await r.db.app.query<{ n: number }>('select count(*)::int as n from withdrawals where id = any($1) and signed_tx is not null', [ids])).rows[0]!.n >= 3, { everyMs: 20, polls: 3000 });
+
+  await server.stop();
+  // Down: the API says so, /readyz names Postgres, the loops fail and go on; the chains go on too.
+  await pollUntil('readyz names Postgres', async () => {
+    const s = await readyz(r.url);
+    return s.status === 503 && show(s.body.down) === show(['postgres']);
+  });
+  const answer = await r.call('GET', `/v1/withdrawals/${ids[0]}`);
+  assert.equal(answer.status, 503, show(answer));
+  assert.equal(answer.body.code, 'DATABASE_UNAVAILABLE');
+  const deposits: string[] = [];
+  for (const address of receiverBtc) {
+    const sent = await r.btc.faucet(address, 400_000n, { confirmations: 1 });
+    deposits.push(`${sent.txid}:${sent.vout}`);
+  }
+  const errorsAtStop = worker.errors.length;
+  await pollUntil('the worker kept failing against the dead database', async () => worker.errors.length >= errorsAtStop + 10, { everyMs: 50 });
+
+  await server.start();
+  await pollUntil('/readyz ready again', async () => (await readyz(r.url)).status === 200);
+  await pollUntil('every withdrawal completed and every deposit credited', async () => {
+    await assertNoneEnded(r.db.app, ids);
+    const { rows: [done] } = await r.db.app.query<{ n: number }>(`select count(*)::int as n from withdrawals where id = any($1) and state = 'completed'`, [ids]);
+    const { rows: [credited] } = await r.db.app.query<{ n: number }>(`select count(*)::int as n from deposits where client_id = $1 and status = 'credited'`, [receiver]);
+    return done!.n === ids.length && credited!.n === deposits.length;
+  }, { polls: 1200, describe: async () => (await r.db.app.query('select state, failure_code, count(*)::int from withdrawals where id = any($1) group by 1, 2', [ids])).rows });
+  await loops.find((l) => l.name === 'miner')!.stop();
+  await r.mine(CONFIRMATIONS);
+  await pollUntil('scanners caught up', async () => {
+    const [b, e] = await Promise.all([r.btc.rpc.getBlockCount(), r.eth.rpc.getBlockNumber()]);
+    const { rows } = await r.db.app.query<{ chain: string; height: number }>('select chain, height from scanner_cursors');
+    return rows.find((x) => x.chain === 'bitcoin')?.height === b && rows.find((x) => x.chain === 'ethereum')?.height === e;
+  });
+  await Promise.all(loops.splice(0).map((l) => l.stop()));
+  t.diagnostic(`the worker failed ${worker.errors.length} times while Postgres was away; first: ${String(worker.errors[0]).slice(0, 160)}`);
+
+  const { rows: txs } = await r.db.app.query<{ withdrawal_id: string; n: number }>(
+    'select withdrawal_id, count(*)::int as n from withdrawal_transactions where withdrawal_id = any($1) group by 1', [ids]);
+  assert.equal(txs.length, ids.length);
+  assert.ok(txs.every((x) => x.n === 1), show(txs));
+  const btcIds = ids.filter((id) => destinations.get(id)!.chain === 'bitcoin');
+  const payments = await bitcoinPaymentsTo(r.btc, startHeight + 1, btcIds.map((id) => destinations.get(id)!.address));
+  for (const id of btcIds) {
+    const d = destinations.get(id)!;
+    assert.deepEqual({ outputs: payments.get(d.address)!.outputs, value: payments.get(d.address)!.value }, { outputs: 1, value: d.amount }, `${d.address}: paid once`);
+  }
+  for (const id of ids.filter((x) => destinations.get(x)!.chain === 'ethereum')) {
+    assert.equal(await r.eth.rpc.getBalance(destinations.get(id)!.address, 'latest'), ETHER / 100n);
+  }
+  assert.equal(await r.eth.rpc.getNonce(payerEth, 'latest'), ids.length - btcIds.length);
+  for (const [key, b] of await depositBookings(r.db.owner, 'bitcoin', deposits)) assert.deepEqual(b, { rows: 1, status: ['credited'], credits: 1 }, `deposit ${key}`);
+  const balances = async (client: string, asset: string) => (await r.ledger.clientBalances(r.db.app, client)).find((b) => b.asset === asset)!;
+  const { rows: utxos } = await r.db.app.query<{ txid: string; vout: number; value: bigint }>(
+    `select u.txid, u.vout, u.value from utxos u join wallets w on w.id = u.wallet_id where w.client_id = $1 and u.status = 'unspent'`, [payer]);
+  let unspent = 0n;
+  for (const u of utxos) {
+    assert.ok(await r.btc.isUnspent(u.txid, u.vout), `${u.txid}:${u.vout} unspent on-chain`);
+    unspent += u.value;
+  }
+  assert.equal((await balances(payer, 'BTC')).holdings.hot, unspent, 'BTC hot holdings = the chain');
+  assert.equal((await balances(payer, 'ETH')).holdings.hot, await r.eth.rpc.getBalance(payerEth, 'latest'), 'ETH hot holdings = the chain');
+  assert.equal((await balances(payer, 'BTC')).entitlement.held + (await balances(payer, 'ETH')).entitlement.held, 0n);
+  assert.equal((await balances(receiver, 'BTC')).entitlement.total, 6n * 400_000n);
+  assert.deepEqual(await ledgerInvariantProblems(r.db.owner), []);
 });
