@@ -202,13 +202,16 @@ export class WithdrawalPipeline {
       return;
     }
     const attempts = w.attempts + 1;
-    await this.store.attemptFailed(this.deps.pool, w.id, code, detail,
-      (this.deps.settings.retryDelayMs / 1000) * Math.min(2 ** Math.min(w.attempts, 16), MAX_BACKOFF_FACTOR));
-    if (attempts === this.deps.settings.maxAttempts) {
-      // The alarm, once per outage: the withdrawal keeps waiting (funds held) until the component is back.
-      this.deps.log.error({ withdrawalId: w.id, state: w.state, code, detail, attempts }, 'ALARM: withdrawal paused by an outage');
-      await appendEvent(this.deps.pool, 'withdrawal.delayed', w.client_id, w.id, { withdrawalId: w.id, state: w.state, code }).catch(() => undefined);
-    }
+    const alarm = attempts === this.deps.settings.maxAttempts;
+    // The attempt and (once per outage) its alarm are recorded together: a crash or a database blip
+    // between the two would otherwise lose the alarm for good.
+    await this.withLocked(w.id, async (q) => {
+      await this.store.attemptFailed(q, w.id, code, detail,
+        (this.deps.settings.retryDelayMs / 1000) * Math.min(2 ** Math.min(w.attempts, 16), MAX_BACKOFF_FACTOR));
+      if (alarm) await appendEvent(q, 'withdrawal.delayed', w.client_id, w.id, { withdrawalId: w.id, state: w.state, code });
+    });
+    // The withdrawal keeps waiting (funds held) until the component is back.
+    if (alarm) this.deps.log.error({ withdrawalId: w.id, state: w.state, code, detail, attempts }, 'ALARM: withdrawal paused by an outage');
   }
 
   /** Runs `work` on the withdrawal under its row lock, in a transaction of its own. */
