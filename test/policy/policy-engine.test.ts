@@ -11,7 +11,7 @@ import { isDomainError } from '../../src/platform/errors.ts';
 
 const defaultPath = path.resolve(import.meta.dirname, '../../policies/withdrawal-policy.json');
 const defaultText = readFileSync(defaultPath, 'utf8');
-const dir = mkdtempSync(path.join(tmpdir(), 'amanat-policy-'));
+const dir = mkdtempSync(path.join(process.env.AMANAT_TEST_TMP ?? tmpdir(), 'amanat-policy-'));
 
 function writePolicy(name: string, text: string): string {
   const file = path.join(dir, name);

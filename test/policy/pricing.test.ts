@@ -60,7 +60,7 @@ test('prices parse as exact rationals; zero and floats are refused', () => {
   assert.deepEqual(parseUsdPrice('3200.5'), { numerator: 32005n, denominator: 10n });
   assert.throws(() => parseUsdPrice('0.00'));
   assert.throws(() => parseUsdPrice('1e3'));
-  const dir = mkdtempSync(path.join(tmpdir(), 'amanat-prices-'));
+  const dir = mkdtempSync(path.join(process.env.AMANAT_TEST_TMP ?? tmpdir(), 'amanat-prices-'));
   const zero = path.join(dir, 'zero.json');
   writeFileSync(zero, JSON.stringify({ version: 'v', source: 's', prices: { BTC: '0' } }));
   assert.throws(() => loadStaticPrices(zero), (e: unknown) => isDomainError(e) && e.message.includes(zero) && /zero/.test(e.message));

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { decryptJson, encryptJson, keyringFromHex, loadKeyring, PiiCryptoError, type PiiEnvelope } from '../../src/travel-rule/index.ts';
 
-const dir = mkdtempSync(path.join(tmpdir(), 'amanat-pii-'));
+const dir = mkdtempSync(path.join(process.env.AMANAT_TEST_TMP ?? tmpdir(), 'amanat-pii-'));
 const keyHex = { 'k-2026-01': randomBytes(32).toString('hex'), 'k-2025-07': randomBytes(32).toString('hex') };
 const keyringPath = path.join(dir, 'keyring.json');
 writeFileSync(keyringPath, JSON.stringify(keyHex), { mode: 0o600 });
