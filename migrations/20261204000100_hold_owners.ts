@@ -17,18 +17,22 @@ alter table holds add column owner text not null default 'exchange'
 alter table holds add column purpose text generated always as (split_part(owner, ':', 1)) stored;
 alter table holds add column committed_at timestamptz;
 alter table holds add constraint holds_committed_pending check (committed_at is null or state <> 'expired');
-create index holds_owner on holds (owner) where state in ('pending', 'frozen');
 
 -- Holds of withdrawals already in flight belong to their withdrawal; those signed are committed.
 update holds h set owner = 'withdrawal:' || w.id from withdrawals w where w.hold_id = h.id;
 update holds h set committed_at = w.updated_at from withdrawals w
   where w.hold_id = h.id and h.state = 'pending' and w.signed_tx is not null;
 
-create or replace function ledger_hold_owner_check(v_hold holds, p_owner text) returns void language plpgsql as $$
+-- The hold, locked, for its owner: HOLD_NOT_FOUND, or HOLD_NOT_OWNER for anyone else.
+create function ledger_lock_owned_hold(p_hold_id uuid, p_owner text) returns holds language plpgsql as $$
+declare v_hold holds;
 begin
+  select * into v_hold from holds where id = p_hold_id for update;
+  if not found then perform ledger_raise('HOLD_NOT_FOUND', coalesce(p_hold_id::text, '')); end if;
   if p_owner is null or v_hold.owner <> p_owner then
     perform ledger_raise('HOLD_NOT_OWNER', format('hold %s belongs to %s: only its owner may end it', v_hold.id, split_part(v_hold.owner, ':', 1)));
   end if;
+  return v_hold;
 end $$;
 
 create or replace function ledger_place_hold(p jsonb) returns jsonb
@@ -81,9 +85,7 @@ create function ledger_void_hold(p_hold_id uuid, p_owner text, p_actor text) ret
 language plpgsql security definer set search_path = public as $$
 declare v_hold holds;
 begin
-  select * into v_hold from holds where id = p_hold_id for update;
-  if not found then perform ledger_raise('HOLD_NOT_FOUND', p_hold_id::text); end if;
-  perform ledger_hold_owner_check(v_hold, p_owner);
+  v_hold := ledger_lock_owned_hold(p_hold_id, p_owner);
   return ledger_release_hold(p_hold_id, 'voided', p_actor);
 end $$;
 
@@ -92,9 +94,7 @@ create function ledger_commit_hold(p_hold_id uuid, p_owner text, p_actor text) r
 language plpgsql security definer set search_path = public as $$
 declare v_hold holds;
 begin
-  select * into v_hold from holds where id = p_hold_id for update;
-  if not found then perform ledger_raise('HOLD_NOT_FOUND', p_hold_id::text); end if;
-  perform ledger_hold_owner_check(v_hold, p_owner);
+  v_hold := ledger_lock_owned_hold(p_hold_id, p_owner);
   if v_hold.state <> 'pending' then
     perform ledger_raise('HOLD_NOT_PENDING', format('hold %s is %s', v_hold.id, v_hold.state));
   end if;
@@ -117,9 +117,7 @@ declare
   v_debit numeric(78,0);
   v_result jsonb;
 begin
-  select * into v_hold from holds where id = (p->>'holdId')::uuid for update;
-  if not found then perform ledger_raise('HOLD_NOT_FOUND', coalesce(p->>'holdId', '')); end if;
-  perform ledger_hold_owner_check(v_hold, p->>'owner');
+  v_hold := ledger_lock_owned_hold((p->>'holdId')::uuid, p->>'owner');
   if v_hold.state = 'posted' then
     if exists (select 1 from journal_entries e where e.id = v_hold.entry_id and e.idempotency_id = p->>'idempotencyId'
                and e.request_hash = p->>'requestHash') then
@@ -168,9 +166,7 @@ create function ledger_freeze_hold(p_hold_id uuid, p_owner text, p_reference jso
 language plpgsql security definer set search_path = public as $$
 declare v_hold holds;
 begin
-  select * into v_hold from holds where id = p_hold_id for update;
-  if not found then perform ledger_raise('HOLD_NOT_FOUND', p_hold_id::text); end if;
-  perform ledger_hold_owner_check(v_hold, p_owner);
+  v_hold := ledger_lock_owned_hold(p_hold_id, p_owner);
   return ledger_freeze_hold(p_hold_id, p_reference, p_actor);
 end $$;
 
