@@ -7,15 +7,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tempDir, type TestApprover } from '../../signer/test/helpers.ts';
 import { show, startWithdrawals, type WithdrawalFixture } from '../helpers/withdrawals.ts';
-import { coldWaiting, startTreasuryHttp, type TreasuryHttp } from '../helpers/treasury.ts';
+import { coldWaiting, runCli, startTreasuryHttp, type CliRun, type TreasuryHttp } from '../helpers/treasury.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
 
 let f: WithdrawalFixture;
 let http: TreasuryHttp;
@@ -30,21 +28,11 @@ after(async () => {
   await f?.close();
 });
 
-interface Run { code: number | null; stdout: string; stderr: string }
+type Run = CliRun;
 
 /** `amanat …` as its own process, with its request journal in `stateDir`. */
 function cli(args: string[], stateDir: string, apiUrl = http.url): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli.ts'), ...args], {
-      cwd: root, env: { ...process.env, AMANAT_API_URL: apiUrl, AMANAT_API_KEY: http.keys.treasury, AMANAT_CLI_STATE_DIR: stateDir }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  return runCli(args, { apiUrl, apiKey: http.keys.treasury, stateDir });
 }
 
 /** The officer's key file, as `treasury approve --key` reads it. */

@@ -3,6 +3,7 @@
 // approvals. Shared by the treasury API tests and the console tests.
 import assert from 'node:assert/strict';
 import path from 'node:path';
+import { spawn } from 'node:child_process';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAmanat } from '../../src/app.ts';
@@ -42,6 +43,24 @@ export async function startTreasuryHttp(f: WithdrawalFixture, name = 'treasury')
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+export interface CliRun { code: number | null; stdout: string; stderr: string }
+
+/** `amanat …` (src/cli.ts) as its own process against `apiUrl`, with its request journal in `stateDir` (never the user's home). */
+export function runCli(args: string[], env: { apiUrl: string; apiKey: string; stateDir: string }): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', path.resolve(import.meta.dirname, '../../src/cli.ts'), ...args], {
+      cwd: path.resolve(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, AMANAT_API_URL: env.apiUrl, AMANAT_API_KEY: env.apiKey, AMANAT_CLI_STATE_DIR: env.stateDir },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 /** A cold BTC withdrawal of `amount` waiting for its 2 treasury approvals, intent fixed. */

@@ -5,7 +5,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { sign as cryptoSign, verify as cryptoVerify, createPublicKey } from 'node:crypto';
 import { inTransaction } from '../../src/platform/tx.ts';
@@ -13,9 +12,8 @@ import { ApproverRegistry, rejectionMessage } from '../../src/withdrawals/approv
 import type { WithdrawalRow } from '../../src/withdrawals/withdrawal-service.ts';
 import { approve, tempDir, type TestApprover } from '../../signer/test/helpers.ts';
 import { show, startWithdrawals, type WithdrawalFixture } from '../helpers/withdrawals.ts';
-import { coldWaiting as coldWaitingOn, startTreasuryHttp, type TreasuryHttp } from '../helpers/treasury.ts';
+import { coldWaiting as coldWaitingOn, runCli, startTreasuryHttp, type CliRun, type TreasuryHttp } from '../helpers/treasury.ts';
 
-const root = path.resolve(import.meta.dirname, '../..');
 
 let f: WithdrawalFixture;
 let http: TreasuryHttp;
@@ -306,18 +304,8 @@ test('WDR-06 the approval view shows the client, the policy trace, the Travel Ru
 /** The CLI's request journal: in a directory of the test's own, never the user's home. */
 const cliStateDir = tempDir('treasury-cli-state');
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/cli.ts'), ...args], {
-      cwd: root, env: { ...process.env, AMANAT_API_URL: url, AMANAT_API_KEY: keys.treasury, AMANAT_CLI_STATE_DIR: cliStateDir }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+function cli(args: string[]): Promise<CliRun> {
+  return runCli(args, { apiUrl: url, apiKey: keys.treasury, stateDir: cliStateDir });
 }
 
 test('WDR-06 CLI: treasury pending prints the Travel Rule status; treasury reject signs the rejection with the officer’s PEM key', async () => {
