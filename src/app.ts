@@ -29,6 +29,7 @@ import { treasuryRoutes } from './withdrawals/treasury-routes.ts';
 import { createCaseService, type CaseService } from './cases/index.ts';
 import { caseRoutes } from './cases/case-routes.ts';
 import { consoleRoutes } from './console/console-routes.ts';
+import { createIncidentService, type IncidentService } from './incidents/index.ts';
 
 export const VERSION = '0.1.0';
 
@@ -55,14 +56,14 @@ export interface AmanatDeps {
 }
 
 /** The services every part of the process shares, one instance each: the chain runtime's scanners get these too. */
-export interface CoreServices { assets: AssetRegistry; ledger: LedgerService; clients: ClientService; cases: CaseService }
+export interface CoreServices { assets: AssetRegistry; ledger: LedgerService; clients: ClientService; cases: CaseService; incidents: IncidentService }
 
 export async function createCoreServices(pool: pg.Pool, config: Config): Promise<CoreServices> {
   const assets = new AssetRegistry(pool);
   await assets.load();
   const ledger = new LedgerService(pool, assets);
   const clients = new ClientService(ledger);
-  return { assets, ledger, clients, cases: createCaseService(config, ledger, clients) };
+  return { assets, ledger, clients, cases: createCaseService(config, ledger, clients), incidents: createIncidentService(config) };
 }
 
 export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {

@@ -7,7 +7,8 @@ export type EventType =
   | 'deposit.reversal_shortfall' | 'token.quarantined' | 'scanner.reorg' | 'scanner.reorg_too_deep'
   | 'withdrawal.requested' | 'withdrawal.approvals_needed' | 'withdrawal.broadcast' | 'withdrawal.replaced' | 'withdrawal.stuck' | 'withdrawal.delayed'
   | 'withdrawal.completed' | 'withdrawal.rejected' | 'withdrawal.failed' | 'withdrawal.cancelled'
-  | 'client.frozen' | 'client.unfrozen' | 'client.notice';
+  | 'client.frozen' | 'client.unfrozen' | 'client.notice'
+  | 'incident.opened' | 'incident.escalated' | 'incident.overdue' | 'incident.notified' | 'incident.closed';
 
 export interface FeedEvent { id: number; type: EventType; clientId: string | null; subject: string | null; payload: Record<string, unknown>; createdAt: Date }
 

@@ -112,6 +112,14 @@ export const configSchema = z.object({
   cases: z.object({
     redressPolicyFile: z.string().min(1).default('policies/redress-policy.json').describe('REDRESS_POLICY_FILE: the versioned redress decisions disputes are resolved by (WDR-08)'),
   }),
+  incidents: z.object({
+    businessCalendarFile: z.string().min(1).default('policies/business-calendar.json')
+      .describe('BUSINESS_CALENDAR_FILE: the versioned business calendar (Astana time, weekends, AIFC/KZ holidays) AFSA notification deadlines are counted on (REG-06)'),
+    escalateBeforeMinutes: z.coerce.number().int().min(0).max(24 * 60).default(240)
+      .describe('INCIDENT_ESCALATE_BEFORE_MINUTES: the escalation alarm of an incident not yet notified to AFSA fires this long before its deadline'),
+    escalationIntervalMs: z.coerce.number().int().min(100).max(3_600_000).default(60_000)
+      .describe('INCIDENT_ESCALATION_INTERVAL_MS: how often open incidents are checked against their deadlines'),
+  }),
   audit: z.object({
     sealIntervalMs: z.coerce.number().int().min(50).max(60_000).default(500)
       .describe('AUDIT_SEAL_INTERVAL_MS: how often new audit rows are sealed into the hash chain'),
@@ -172,6 +180,10 @@ export function loadConfig(env: Env = process.env): Config {
       highRiskScore: pick('SCREENING_HIGH_RISK_SCORE'),
     },
     cases: { ...(fileValues.cases as object), redressPolicyFile: pick('REDRESS_POLICY_FILE') },
+    incidents: {
+      ...(fileValues.incidents as object), businessCalendarFile: pick('BUSINESS_CALENDAR_FILE'),
+      escalateBeforeMinutes: pick('INCIDENT_ESCALATE_BEFORE_MINUTES'), escalationIntervalMs: pick('INCIDENT_ESCALATION_INTERVAL_MS'),
+    },
     audit: { ...(fileValues.audit as object), sealIntervalMs: pick('AUDIT_SEAL_INTERVAL_MS') },
     withdrawals: {
       ...(fileValues.withdrawals as object), policyFile: pick('WITHDRAWAL_POLICY_FILE'), pricesFile: pick('PRICES_FILE'),

@@ -21,6 +21,7 @@ const OWNER: Record<string, string> = {
   audit_log: 'audit', audit_chain: 'audit', audit_seal_state: 'audit',
   events: 'events',
   cases: 'cases', case_notices: 'cases', client_state_changes: 'cases',
+  incidents: 'incidents', incident_client_notices: 'incidents', affiliate_destinations: 'incidents', affiliate_payout_consents: 'incidents',
   wallets: 'wallets', wallet_addresses: 'wallets', utxos: 'wallets',
   deposits: 'deposits', scanned_blocks: 'deposits', scanner_cursors: 'deposits', token_quarantine: 'deposits',
   withdrawals: 'withdrawals', withdrawal_quotes: 'withdrawals', withdrawal_approvals: 'withdrawals', withdrawal_rejections: 'withdrawals',
