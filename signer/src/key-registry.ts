@@ -14,6 +14,8 @@ export interface KeyRecord {
   backup: boolean;
   /** Set for keys restored from a backup blob: the key they were restored from. */
   restoredFrom?: string;
+  /** 'report': the one house key that signs report manifests (never a transaction). Absent: a wallet key. */
+  usage?: 'wallet' | 'report';
 }
 
 export class KeyRegistry {

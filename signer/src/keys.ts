@@ -13,6 +13,8 @@ export interface SignerKey {
   publicKey: Uint8Array;
   publicKeyCompressed: Uint8Array;
   ethereumAddress: string;
+  /** 'report': signs report manifests only (POST /reports/sign); never a source, input or destination of a transaction. */
+  usage: 'wallet' | 'report';
 }
 
 export type KeyLookup = (keyId: string) => SignerKey | undefined;

@@ -73,3 +73,6 @@ export const restoreKeySchema = z.object({
 }).strict();
 
 export type SignRequest = z.infer<typeof signRequestSchema>;
+
+/** POST /reports/sign: a report manifest and nothing else (see report-manifest.ts). */
+export { reportManifestSchema, reportSignRequestSchema } from './report-manifest.ts';

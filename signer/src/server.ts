@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { randomUUID } from 'node:crypto';
 import { ZodError } from 'zod';
 import { SignerError } from './errors.ts';
-import { createKeySchema, restoreKeySchema, signRequestSchema, wrapKeySchema } from './schemas.ts';
+import { createKeySchema, reportSignRequestSchema, restoreKeySchema, signRequestSchema, wrapKeySchema } from './schemas.ts';
 import type { Logger, SignService } from './sign-service.ts';
 
 function send(response: ServerResponse, status: number, body: unknown): void {
@@ -54,6 +54,10 @@ export function createSignerServer(service: SignService, options: { maxBodyBytes
           const body = await readJson(request, options.maxBodyBytes) as { message?: unknown };
           if (typeof body.message !== 'string' || body.message.length > 1024) throw new SignerError('INVALID_REQUEST', 'message must be a string of at most 1024 characters');
           return send(response, 200, await service.proveKey(keyAction[1], body.message));
+        }
+        if (request.method === 'GET' && path === '/reports/key') return send(response, 200, await service.reportKeyInfo());
+        if (request.method === 'POST' && path === '/reports/sign') {
+          return send(response, 200, await service.signReport(reportSignRequestSchema.parse(await readJson(request, options.maxBodyBytes)).manifest));
         }
         if (request.method === 'POST' && path === '/sign') {
           const raw = await readJson(request, options.maxBodyBytes);

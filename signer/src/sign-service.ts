@@ -15,12 +15,13 @@ import type { BackendKey, KeyBackend } from './key-backend.ts';
 import { KeyRegistry } from './key-registry.ts';
 import type { SignerKey } from './keys.ts';
 import type { Policy } from './policy.ts';
+import { REPORT_KEY_LABEL, REPORT_SIGNATURE_ALGORITHM, reportDigest, reportKeyFingerprint, type ReportManifest } from './report-manifest.ts';
 import { ReplayLog } from './replay-log.ts';
 import type { SignRequest } from './schemas.ts';
 
 export type Logger = (event: Record<string, unknown>) => void;
 
-function toSignerKey(backendKey: BackendKey, record: { clientId: string; created: string; backup: boolean; label: string }): SignerKey {
+function toSignerKey(backendKey: BackendKey, record: { clientId: string; created: string; backup: boolean; label: string; usage?: 'wallet' | 'report' }): SignerKey {
   return {
     id: backendKey.id,
     label: record.label,
@@ -31,6 +32,7 @@ function toSignerKey(backendKey: BackendKey, record: { clientId: string; created
     publicKey: backendKey.publicKey,
     publicKeyCompressed: compressPublicKey(backendKey.publicKey),
     ethereumAddress: computeAddress(hexlify(backendKey.publicKey)),
+    usage: record.usage ?? 'wallet',
   };
 }
 
@@ -39,7 +41,7 @@ export function publicView(key: SignerKey): Record<string, unknown> {
     id: key.id, label: key.label, tier: key.tier, clientId: key.clientId, created: key.created, backup: key.backup,
     publicKey: Buffer.from(key.publicKeyCompressed).toString('hex'),
     bitcoinWitnessProgram: createHash('ripemd160').update(createHash('sha256').update(key.publicKeyCompressed).digest()).digest('hex'),
-    ethereumAddress: key.ethereumAddress,
+    ethereumAddress: key.ethereumAddress, usage: key.usage,
   };
 }
 
@@ -54,6 +56,8 @@ function xorComponents(components: string[]): Buffer {
 
 export class SignService {
   private readonly keys = new Map<string, SignerKey>();
+  /** The one report key, created on first use (then found in the registry at every start). */
+  private reportKeyPromise: Promise<SignerKey> | undefined;
 
   private constructor(
     private readonly backend: KeyBackend,
@@ -113,6 +117,8 @@ export class SignService {
     const hsmIds = new Set(inHsm.map((key) => key.id));
     const registryIds = new Set(registered.map((record) => record.id));
     const byTier = { hot: 0, cold: 0, backup: 0 };
+    const byUsage = { wallet: 0, report: 0 };
+    for (const key of inHsm) byUsage[this.keys.get(key.id)?.usage === 'report' ? 'report' : 'wallet'] += 1;
     for (const key of inHsm) byTier[key.location] += 1;
     const orphansInHsm = inHsm.filter((key) => !registryIds.has(key.id)).map((key) => ({ id: key.id, location: key.location }));
     const missingFromHsm = registered.filter((record) => !hsmIds.has(record.id)).map((record) => ({ id: record.id, tier: record.tier }));
@@ -122,6 +128,7 @@ export class SignService {
       backend: this.backend.kind,
       total: inHsm.length,
       byTier,
+      byUsage,
       registryTotal: registered.length,
       orphansInHsm,
       missingFromHsm,
@@ -132,6 +139,13 @@ export class SignService {
   private key(keyId: string): SignerKey {
     const key = this.keys.get(keyId);
     if (!key) refuse('KEY_UNKNOWN', `no key ${keyId}`);
+    return key;
+  }
+
+  /** A key that may take part in a transaction: never the report key. */
+  private walletKey(keyId: string): SignerKey {
+    const key = this.key(keyId);
+    if (key.usage !== 'wallet') refuse('KEY_NOT_ACTIVE', `key ${keyId} is the report key: it signs report manifests only, never a transaction`);
     return key;
   }
 
@@ -152,7 +166,7 @@ export class SignService {
     }
     if (!seen.has(intent.sourceKeyId)) refuse('SOURCE_KEY_NOT_LISTED', `sourceKeyIds must include the primary key ${intent.sourceKeyId}`);
     return ids.map((keyId) => {
-      const key = this.key(keyId);
+      const key = this.walletKey(keyId);
       if (key.clientId !== intent.clientId) refuse('SOURCE_KEY_FOREIGN', `key ${keyId} is not a wallet of client ${intent.clientId}`);
       if (key.tier !== source.tier) refuse('SOURCE_KEY_TIER_MISMATCH', `key ${keyId} lives in the ${key.tier} token, the primary key ${source.id} in the ${source.tier} token`);
       return key;
@@ -169,7 +183,7 @@ export class SignService {
   async sign(request: SignRequest): Promise<Record<string, unknown>> {
     const intent = request.intent as Intent;
     const intentHash = hashIntent(intent);
-    const source = this.key(intent.sourceKeyId);
+    const source = this.walletKey(intent.sourceKeyId);
     if (source.tier === 'backup') refuse('KEY_NOT_ACTIVE', 'keys in the backup token are for recovery drills, not for signing transactions');
     if (source.clientId !== intent.clientId) refuse('SOURCE_NOT_CLIENT_WALLET', `key ${source.id} is not a wallet of client ${intent.clientId}`);
     const sources = this.sourceKeys(intent, source);
@@ -186,7 +200,11 @@ export class SignService {
     }
     let approvedBy: string[] = [];
     if (source.tier === 'cold') approvedBy = checkApprovals({ approvals: request.approvals, intent, intentHash, policy: this.policy, nowMs });
-    const lookup = (keyId: string): SignerKey | undefined => this.keys.get(keyId);
+    // The report key is no wallet: as a destination or change key it is unknown (never paid to).
+    const lookup = (keyId: string): SignerKey | undefined => {
+      const key = this.keys.get(keyId);
+      return key?.usage === 'wallet' ? key : undefined;
+    };
 
     if (intent.chain === 'bitcoin') {
       if (!('psbt' in request.transaction)) return refuse('INVALID_REQUEST', 'a bitcoin intent needs transaction.psbt');
@@ -248,7 +266,7 @@ export class SignService {
   }
 
   async wrapKey(keyId: string, options: { ceremonyId: string; kekComponents: string[] }): Promise<Record<string, unknown>> {
-    const key = this.key(keyId);
+    const key = this.walletKey(keyId);
     const kek = xorComponents(options.kekComponents);
     const blob = await this.backend.wrapKey(key.id, kek);
     const kekCheckValue = createHash('sha256').update(kek).digest('hex').slice(0, 16);
@@ -274,6 +292,40 @@ export class SignService {
     const digest = createHash('sha256').update(`amanat-restore-drill-v1\n${message}`).digest();
     const signature = await this.signDigest(key, digest);
     return { keyId, digest: digest.toString('hex'), signature: Buffer.from(signature.compact).toString('hex'), publicKey: Buffer.from(key.publicKeyCompressed).toString('hex') };
+  }
+
+  /** The house report key: found in the registry, or created once (hot token, not extractable, owner "house"). */
+  private reportKey(): Promise<SignerKey> {
+    if (!this.reportKeyPromise) {
+      const existing = [...this.keys.values()].find((key) => key.usage === 'report');
+      this.reportKeyPromise = existing ? Promise.resolve(existing) : (async () => {
+        const backendKey = await this.backend.createKey({ label: REPORT_KEY_LABEL, tier: 'hot', backup: false });
+        const record = { id: backendKey.id, label: REPORT_KEY_LABEL, tier: 'hot' as const, clientId: 'house', created: new Date().toISOString(), backup: false, usage: 'report' as const };
+        this.registry.add(record);
+        const key = toSignerKey(backendKey, record);
+        this.keys.set(key.id, key);
+        this.log({ event: 'key-created', keyId: key.id, tier: key.tier, clientId: key.clientId, usage: 'report' });
+        return key;
+      })();
+      this.reportKeyPromise.catch(() => { this.reportKeyPromise = undefined; });
+    }
+    return this.reportKeyPromise;
+  }
+
+  async reportKeyInfo(): Promise<Record<string, unknown>> {
+    const key = await this.reportKey();
+    const publicKey = Buffer.from(key.publicKeyCompressed).toString('hex');
+    return { keyId: key.id, algorithm: REPORT_SIGNATURE_ALGORITHM, publicKey, fingerprint: reportKeyFingerprint(publicKey), created: key.created };
+  }
+
+  /** Signs sha256('amanat-report-v1\n' + canonicalJson(manifest)); the manifest was parsed by reportSignRequestSchema. */
+  async signReport(manifest: ReportManifest): Promise<Record<string, unknown>> {
+    const key = await this.reportKey();
+    const digest = reportDigest(manifest);
+    const signature = await this.signDigest(key, digest);
+    const publicKey = Buffer.from(key.publicKeyCompressed).toString('hex');
+    this.log({ event: 'report-signed', keyId: key.id, kind: manifest.kind, reportKey: manifest.reportKey, contentHash: manifest.contentHash, digest: digest.toString('hex') });
+    return { algorithm: REPORT_SIGNATURE_ALGORITHM, keyId: key.id, publicKey, signature: Buffer.from(signature.compact).toString('hex'), digest: digest.toString('hex') };
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,9 @@ export interface SignerKeyInfo {
   id: string; label: string; tier: KeyTier; clientId: string; created: string; backup: boolean; publicKey: string;
 }
 
+export interface ReportKeyInfo { keyId: string; algorithm: 'ecdsa-secp256k1-sha256'; publicKey: string; fingerprint: string; created: string }
+export interface ReportSignatureInfo { algorithm: 'ecdsa-secp256k1-sha256'; keyId: string; publicKey: string; signature: string; digest: string }
+
 /** A refusal by the signer: its stable code (AMOUNT_MISMATCH, APPROVALS_BELOW_QUORUM, …) and message. */
 export class SignerRefusal extends Error {
   constructor(readonly code: string, message: string, readonly status: number) {
@@ -73,5 +76,15 @@ export class SignerClient implements KeyProvider {
 
   sign<T = Record<string, unknown>>(request: Record<string, unknown>): Promise<T> {
     return this.call('POST', '/sign', request);
+  }
+
+  /** The house report key (created by the signer on first use): its id, compressed public key and fingerprint. */
+  reportKey(): Promise<ReportKeyInfo> {
+    return this.call('GET', '/reports/key');
+  }
+
+  /** Signs a report manifest with the report key; the signer parses the manifest and signs sha256('amanat-report-v1\n' + canonicalJson(manifest)). */
+  signReport(manifest: Record<string, unknown>): Promise<ReportSignatureInfo> {
+    return this.call('POST', '/reports/sign', { manifest });
   }
 }
