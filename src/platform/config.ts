@@ -120,6 +120,17 @@ export const configSchema = z.object({
     escalationIntervalMs: z.coerce.number().int().min(100).max(3_600_000).default(60_000)
       .describe('INCIDENT_ESCALATION_INTERVAL_MS: how often open incidents are checked against their deadlines'),
   }),
+  rebalancing: z.object({
+    enabled: z.stringbool().default(true).describe('REBALANCE_ENABLED: run the rebalancer on a schedule (sweeps hot -> cold automatically, HOT-02)'),
+    intervalMs: z.coerce.number().int().min(1_000).max(86_400_000).default(60_000)
+      .describe('REBALANCE_INTERVAL_MS: how often the ratios are snapshotted and the rebalancer runs (the sweep window of HOT-02/HOT-04)'),
+    targetBp: z.coerce.number().int().min(0).max(3000).default(1500).describe('HOT_TARGET_BP: default target hot share, basis points, for assets without an approved version'),
+    alertBp: z.coerce.number().int().min(0).max(3000).default(2500).describe('HOT_ALERT_BP: default alert level, basis points: above it the rebalancer sweeps'),
+    capBp: z.coerce.number().int().min(1).max(3000).default(3000).describe('HOT_CAP_BP: default hard cap, basis points; never above 3000 (30 %, DAA 2.13.9)'),
+    allClientsHard: z.stringbool().default(false).describe('HOT_ALL_CLIENTS_HARD: make the all-clients pool (the draft reading of 2.13.9) a hard limit, not only monitored'),
+    minMove: z.string().regex(/^([A-Z0-9]{2,12}=\d+(\.\d+)?)?(,[A-Z0-9]{2,12}=\d+(\.\d+)?)*$/, 'ASSET=amount pairs, comma-separated').default('BTC=0.0001,ETH=0.001,USDT=1')
+      .describe('REBALANCE_MIN_MOVE: the smallest sweep or refill worth a transaction, per asset'),
+  }),
   audit: z.object({
     sealIntervalMs: z.coerce.number().int().min(50).max(60_000).default(500)
       .describe('AUDIT_SEAL_INTERVAL_MS: how often new audit rows are sealed into the hash chain'),
@@ -185,6 +196,10 @@ export function loadConfig(env: Env = process.env): Config {
       escalateBeforeMinutes: pick('INCIDENT_ESCALATE_BEFORE_MINUTES'), escalationIntervalMs: pick('INCIDENT_ESCALATION_INTERVAL_MS'),
     },
     audit: { ...(fileValues.audit as object), sealIntervalMs: pick('AUDIT_SEAL_INTERVAL_MS') },
+    rebalancing: {
+      ...(fileValues.rebalancing as object), enabled: pick('REBALANCE_ENABLED'), intervalMs: pick('REBALANCE_INTERVAL_MS'), targetBp: pick('HOT_TARGET_BP'),
+      alertBp: pick('HOT_ALERT_BP'), capBp: pick('HOT_CAP_BP'), allClientsHard: pick('HOT_ALL_CLIENTS_HARD'), minMove: pick('REBALANCE_MIN_MOVE'),
+    },
     withdrawals: {
       ...(fileValues.withdrawals as object), policyFile: pick('WITHDRAWAL_POLICY_FILE'), pricesFile: pick('PRICES_FILE'),
       approversFile: pick('TREASURY_APPROVERS_FILE'), piiKeyringFile: pick('PII_KEYRING_FILE'), quoteTtlSeconds: pick('WITHDRAWAL_QUOTE_TTL_SECONDS'), serviceFees: pick('WITHDRAWAL_SERVICE_FEES'),

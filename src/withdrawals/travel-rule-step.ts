@@ -96,7 +96,7 @@ export class TravelRule {
         if (!proof) return { ok: false, code: 'OWNERSHIP_PROOF_REQUIRED', detail: 'a self-hosted destination at USD 1,000 or more needs a signed ownership proof (the quote carries the challenge)' };
         const verified = verifyOwnershipProof({
           chain: w.chain, network: w.chain === 'bitcoin' ? this.deps.bitcoinNetwork : this.deps.ethereumChainId.toString(),
-          address: w.destination, message: proof.message, signature: proof.signature, nonce: ownershipNonce(w.quote_id),
+          address: w.destination, message: proof.message, signature: proof.signature, nonce: ownershipNonce(w.quote_id ?? w.id), // only a withdrawal (which has a quote) reaches the Travel Rule
         });
         if (!verified.ok) return { ok: false, code: 'OWNERSHIP_PROOF_REQUIRED', detail: `the ownership proof does not verify: ${verified.reason ?? 'invalid'}` };
       }

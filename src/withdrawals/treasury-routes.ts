@@ -14,7 +14,10 @@ import type { ScreeningRecord } from '../screening/index.ts';
 async function hotRatio(ledger: LedgerService, q: Queryable, w: WithdrawalRow): Promise<{ before: string; after: string }> {
   const { hot, cold } = await ledger.retailHoldings(q, w.asset);
   const pct = (h: bigint, c: bigint) => (h + c === 0n ? '0.00' : `${(h * 10_000n) / (h + c) / 100n}.${((h * 10_000n) / (h + c) % 100n).toString().padStart(2, '0')}`);
-  const after = w.source_tier === 'cold' ? pct(hot, cold - w.amount > 0n ? cold - w.amount : 0n) : pct(hot - w.amount > 0n ? hot - w.amount : 0n, cold);
+  const less = (a: bigint, b: bigint) => (a - b > 0n ? a - b : 0n);
+  // A refill stays with the client: what leaves cold arrives in hot.
+  const after = w.kind === 'refill' ? pct(hot + w.amount, less(cold, w.amount))
+    : w.source_tier === 'cold' ? pct(hot, less(cold, w.amount)) : pct(less(hot, w.amount), cold);
   return { before: pct(hot, cold), after };
 }
 

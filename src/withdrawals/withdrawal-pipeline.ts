@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { DomainError } from '../platform/errors.ts';
 import type { Logger } from '../platform/logger.ts';
 import type { AssetRegistry, Asset } from '../assets/asset-registry.ts';
-import { withdrawalHoldOwner, type LedgerService } from '../ledger/ledger-service.ts';
+import type { LedgerService } from '../ledger/ledger-service.ts';
 import type { WalletService } from '../wallets/wallet-service.ts';
 import type { SignerClient } from '../signer-client/signer-client.ts';
 import { SignerRefusal } from '../signer-client/signer-client.ts';
@@ -20,7 +20,7 @@ import { isChainError } from '../chains/errors.ts';
 import { intentHash } from '../../signer/src/intent.ts';
 import { CanonicalJsonError } from '../../signer/src/canonical-json.js';
 import { appendEvent } from '../events/event-feed.ts';
-import { transition, WithdrawalStore, type SignedTx, type WithdrawalRow } from './withdrawal-store.ts';
+import { holdOwnerOf, isTierMove, transition, WithdrawalStore, type SignedTx, type WithdrawalRow } from './withdrawal-store.ts';
 import type { Compliance } from './compliance.ts';
 import type { ApproverRegistry } from './approvers.ts';
 import type { CaseService } from '../cases/index.ts';
@@ -238,6 +238,16 @@ export class WithdrawalPipeline {
       await this.store.waitFor(this.deps.pool, w.id, 30, { code: 'CLIENT_FROZEN', detail: 'the client is frozen: waiting' });
       return;
     }
+    // HOT-02/HOT-03: a tier move pays the client's own other-tier wallet: there is no third party to
+    // screen, no withdrawal policy and no Travel Rule; its approvals were fixed when it was created
+    // (none from hot, the treasury quorum from cold) and the signer checks owner and tier itself.
+    if (isTierMove(w) && w.state === 'requested') {
+      return this.record(c, (q, cur) => transition(q, cur, 'approvals', { kind: cur.kind, sourceTier: cur.source_tier, approvalsRequired: cur.approvals_required,
+        compliance: 'own wallets: no screening, policy or Travel Rule' }));
+    }
+    if (isTierMove(w) && ['screening', 'policy', 'travel_rule'].includes(w.state)) {
+      return this.record(c, (q, cur) => transition(q, cur, 'approvals', { kind: cur.kind }));
+    }
     switch (w.state) {
       case 'requested': return this.record(c, (q, cur) => transition(q, cur, 'screening'));
       case 'screening': return this.screeningStep(c);
@@ -277,16 +287,16 @@ export class WithdrawalPipeline {
   private async approvalsStep(c: Claim): Promise<void> {
     const asset = this.asset(c.w);
     // Network reads (fee rates) and new keys (a change address) before the transaction that reserves the coins.
-    const gathered = c.w.intent_hash || screeningProblem(c.w, false) ? undefined : await this.payout(c.w).gather(c.w, asset);
+    const gathered = c.w.intent_hash || (!isTierMove(c.w) && screeningProblem(c.w, false)) ? undefined : await this.payout(c.w).gather(c.w, asset);
     await this.record(c, async (q, current) => {
       let w = current;
       if (!w.intent_hash) {
         // Fail closed: nothing unscreened gets an intent (a withdrawal from before screening existed included).
-        const unscreened = screeningProblem(w, false);
+        const unscreened = isTierMove(w) ? undefined : screeningProblem(w, false);
         if (unscreened) return this.outcomes.finishUnsent(q, w, 'rejected', unscreened.code, unscreened.detail);
         if (gathered === undefined) throw new StaleStep('the intent was fixed meanwhile');
         const base: IntentBase = {
-          intentId: w.id, asset: asset.code, clientId: w.client_id, initiator: w.initiator, purpose: 'withdrawal',
+          intentId: w.id, asset: asset.code, clientId: w.client_id, initiator: w.initiator, purpose: isTierMove(w) ? w.kind : 'withdrawal',
           expiresAt: new Date(Date.now() + INTENT_TTL_MS).toISOString(),
           // WDR-04 / KEY-08: the approvals and the signature cover the screening the approvers were shown.
           ...(w.screening_hash ? { screeningHash: w.screening_hash } : {}),
@@ -319,6 +329,8 @@ export class WithdrawalPipeline {
   }
 
   private async signingStep(c: Claim): Promise<void> {
+    // A tier move has nothing to screen: the destination is the client's own wallet, which the signer checks (HOT-03).
+    if (isTierMove(c.w)) return this.signUnderHold(c);
     const screening = screeningProblem(c.w, true);
     if (screening) return this.record(c, (q, w) => this.outcomes.finishUnsent(q, w, 'rejected', screening.code, screening.detail));
     // Screened again at the last moment: a designation published while the withdrawal waited for
@@ -328,18 +340,24 @@ export class WithdrawalPipeline {
       this.deps.log.warn({ withdrawalId: c.w.id, outcome: latest.record.outcome }, 'destination blocked by screening just before signing');
       return this.record(c, (q, w) => this.compliance.screening(q, w, latest));
     }
+    return this.signUnderHold(c);
+  }
+
+  private async signUnderHold(c: Claim): Promise<void> {
     // WDR-03: coins leave only against a live hold, one that outlives the time to confirm; a hold
     // that has expired (or is about to) has given the client's funds back, so nothing is signed.
     // From here the coins may leave at any moment: the hold is committed and no longer expires
     // until this withdrawal posts it (completed) or voids it (nothing was sent).
     const live = await this.record(c, async (q, w) => {
+      // An ERC-20 tier move has no hold: the client pays no fee (the house gas station does) and its entitlement does not change.
+      if (isTierMove(w) && !w.hold_id) return true;
       const hold = w.hold_id ? await this.deps.ledger.getHold(q, w.hold_id) : undefined;
       if (!hold || hold.state !== 'pending' || (!hold.committedAt && hold.expiresAt.getTime() < Date.now() + HOLD_MARGIN_MS)) {
         await this.outcomes.finishUnsent(q, w, 'failed', 'HOLD_EXPIRED',
           `the withdrawal's hold is ${hold?.state ?? 'missing'}${hold ? `, expiring ${hold.expiresAt.toISOString()}` : ''}: nothing is signed without a live hold`);
         return false;
       }
-      await this.deps.ledger.commitHold(q, hold.id, withdrawalHoldOwner(w.id), 'pipeline');
+      await this.deps.ledger.commitHold(q, hold.id, holdOwnerOf(w), 'pipeline');
       return true;
     });
     if (!live) return;

@@ -21,7 +21,7 @@ const isoDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD');
 export function presentWithdrawal(assets: AssetRegistry, w: WithdrawalRow): Record<string, unknown> {
   const feeAsset = networkFeeAsset(w.chain);
   return {
-    id: w.id, quoteId: w.quote_id, clientId: w.client_id, asset: w.asset, chain: w.chain, amount: assets.toDecimal(w.asset, w.amount),
+    id: w.id, kind: w.kind, quoteId: w.quote_id, clientId: w.client_id, asset: w.asset, chain: w.chain, amount: assets.toDecimal(w.asset, w.amount),
     destination: w.destination, destinationType: w.destination_type, state: w.state, sourceTier: w.source_tier,
     serviceFee: assets.toDecimal(w.asset, w.service_fee), networkFeeMax: assets.toDecimal(feeAsset, w.network_fee_max), networkFeeAsset: feeAsset,
     networkFee: w.network_fee === null ? null : assets.toDecimal(feeAsset, w.network_fee), usdValueCents: w.usd_cents.toString(),

@@ -16,7 +16,7 @@ import { networkFeeAsset } from '../chains/capabilities.ts';
 import type { ApprovalInput, ApproverRegistry, RejectionInput } from './approvers.ts';
 import type { Compliance } from './compliance.ts';
 import { appendEvent } from '../events/event-feed.ts';
-import { transition, type WithdrawalRow } from './withdrawal-store.ts';
+import { holdOwnerOf, transition, type WithdrawalRow } from './withdrawal-store.ts';
 import { CoinStore } from '../wallets/coin-store.ts';
 import { ownershipMessage } from './travel-rule-step.ts';
 
@@ -143,6 +143,58 @@ export class WithdrawalService {
     return w;
   }
 
+  /**
+   * HOT-02: a tier move between the client's own wallets, run by the withdrawal pipeline: a sweep
+   * (hot -> cold, no approvals) or a refill (cold -> hot, the treasury quorum, like any cold
+   * withdrawal). The destination is the client's own other-tier wallet; the intent names its key and
+   * the signer refuses anything else (HOT-03). Only the network fee is held from the client's
+   * entitlement (owner `rebalancing:<id>`, SEG-05), as that is all the move costs the client (SEG-04);
+   * ERC-20 gas is the house's (no hold). One tier move per client and asset is in flight: asking
+   * again returns the one in flight (`created: false`).
+   */
+  async createTierMove(q: Queryable, input: {
+    kind: 'sweep' | 'refill'; clientId: string; asset: string; amount: bigint;
+    destination: { address: string; keyId: string; walletId: string }; initiator: string; reason: Record<string, unknown>; actor: string;
+  }): Promise<{ withdrawal: WithdrawalRow; created: boolean }> {
+    const asset = this.deps.assets.get(input.asset);
+    if (input.amount <= 0n) throw new DomainError('AMOUNT_INVALID', 'a tier move moves more than nothing');
+    await q.query('select pg_advisory_xact_lock(hashtextextended($1, 7266))', [`tier-move/${input.clientId}/${asset.code}`]);
+    const { rows: inFlight } = await q.query<WithdrawalRow>(
+      `select * from withdrawals where client_id = $1 and asset = $2 and kind <> 'withdrawal'
+         and state in ('requested', 'screening', 'policy', 'travel_rule', 'approvals', 'signing', 'broadcast', 'confirming')`, [input.clientId, asset.code]);
+    if (inFlight[0]) return { withdrawal: inFlight[0], created: false };
+    const { rows: owner } = await q.query<{ client_id: string | null; tier: string; chain: string }>(
+      'select w.client_id, w.tier, w.chain from wallet_addresses a join wallets w on w.id = a.wallet_id where a.wallet_id = $1 and a.key_id = $2 and a.address = $3',
+      [input.destination.walletId, input.destination.keyId, input.destination.address]);
+    const wantTier = input.kind === 'sweep' ? 'cold' : 'hot';
+    // HOT-03, first line: the planner's destination must be this client's own wallet of the other tier (the signer checks again).
+    if (!owner[0] || owner[0].client_id !== input.clientId || owner[0].tier !== wantTier || owner[0].chain !== asset.chain) {
+      throw new DomainError('CROSS_CLIENT_TRANSFER', `a ${input.kind} must go to client ${input.clientId}'s own ${wantTier} ${asset.chain} wallet`);
+    }
+    const networkFeeMax = this.networkFeeMax(asset);
+    const id = randomUUID();
+    let holdId: string | null = null;
+    if (networkFeeMax > 0n) {
+      const { hold } = await this.deps.ledger.placeHold(q, {
+        idempotencyId: `tier-move:${id}:hold`, clientId: input.clientId, asset: asset.code, amount: networkFeeMax,
+        expiresAt: new Date(Date.now() + this.deps.holdTtlSeconds * 1000), reference: { purpose: input.kind, withdrawalId: id },
+        owner: holdOwnerOf({ id, kind: input.kind }), actor: input.actor,
+      });
+      holdId = hold.id;
+    }
+    const { rows } = await q.query<WithdrawalRow>(
+      `insert into withdrawals (id, kind, client_id, asset, chain, amount, service_fee, network_fee_max, usd_cents, destination, destination_type,
+                                destination_key_id, destination_wallet_id, state, source_tier, hold_id, initiator, consent, approvals_required, travel_rule_status)
+       values ($1, $2, $3, $4, $5, $6, 0, $7, 0, $8, 'own_wallet', $9, $10, 'requested', $11, $12, $13, $14, $15, 'not_required') returning *`,
+      [id, input.kind, input.clientId, asset.code, asset.chain, input.amount.toString(), networkFeeMax.toString(), input.destination.address,
+        input.destination.keyId, input.destination.walletId, input.kind === 'sweep' ? 'hot' : 'cold', holdId, input.initiator,
+        { reason: input.reason, actor: input.actor }, input.kind === 'sweep' ? 0 : this.deps.approvers.quorum]);
+    const w = rows[0]!;
+    await q.query('insert into withdrawal_transitions (withdrawal_id, from_state, to_state, detail) values ($1, null, $2, $3)',
+      [w.id, 'requested', { kind: w.kind, holdId, reason: input.reason }]);
+    return { withdrawal: w, created: true };
+  }
+
   async get(q: Queryable, id: string): Promise<WithdrawalRow> {
     const { rows } = await q.query<WithdrawalRow>('select * from withdrawals where id = $1', [id]);
     if (!rows[0]) throw new DomainError('WITHDRAWAL_NOT_FOUND', `no withdrawal ${id}`);
@@ -224,7 +276,7 @@ export class WithdrawalService {
     failure?: { code: string; detail: string }): Promise<void> {
     if (w.hold_id) {
       const hold = await this.deps.ledger.getHold(q, w.hold_id);
-      if (hold?.state === 'pending') await this.deps.ledger.releaseHold(q, w.hold_id, withdrawalHoldOwner(w.id), detail.actor);
+      if (hold?.state === 'pending') await this.deps.ledger.releaseHold(q, w.hold_id, holdOwnerOf(w), detail.actor);
     }
     await this.coins.free(q, w.id);
     if (failure) await q.query('update withdrawals set failure_code = $2, failure_detail = $3 where id = $1', [w.id, failure.code, failure.detail.slice(0, 2000)]);

@@ -2,6 +2,7 @@
 // the approvals read back for the signer. The steps (withdrawal-pipeline.ts) and the chain adapters
 // (payout/) decide; this file only reads and writes rows. Nothing here calls the network.
 import type { Queryable } from '../platform/tx.ts';
+import type { HoldOwner } from '../ledger/ledger-service.ts';
 
 export type WithdrawalState = 'requested' | 'screening' | 'policy' | 'travel_rule' | 'approvals' | 'signing' | 'broadcast' | 'confirming'
   | 'completed' | 'rejected' | 'failed' | 'cancelled';
@@ -10,7 +11,8 @@ export type WithdrawalState = 'requested' | 'screening' | 'policy' | 'travel_rul
 export const RUNNABLE_STATES: readonly WithdrawalState[] = ['requested', 'screening', 'policy', 'travel_rule', 'approvals', 'signing', 'broadcast', 'confirming'];
 
 export interface WithdrawalRow {
-  id: string; quote_id: string; client_id: string; asset: string; chain: 'bitcoin' | 'ethereum'; amount: bigint; service_fee: bigint;
+  /** null for a tier move (no quote: nothing is asked of the client). */
+  id: string; quote_id: string | null; client_id: string; asset: string; chain: 'bitcoin' | 'ethereum'; amount: bigint; service_fee: bigint;
   network_fee_max: bigint; usd_cents: bigint; destination: string; destination_type: 'vasp' | 'self_hosted'; state: WithdrawalState;
   source_tier: 'hot' | 'cold' | null; source_wallet_id: string | null; hold_id: string | null; initiator: string;
   consent: Record<string, unknown>; policy: Record<string, unknown> | null; policy_hash: string | null; approvals_required: number;
@@ -21,6 +23,22 @@ export interface WithdrawalRow {
   txid: string | null; broadcast_at: Date | null; confirmations: number; network_fee: bigint | null; entry_id: number | null;
   attempts: number; next_run_at: Date; failure_code: string | null; failure_detail: string | null;
   created_at: Date; updated_at: Date; completed_at: Date | null;
+  /** withdrawal pays a third party; sweep (hot -> cold) and refill (cold -> hot) move coins between the client's own wallets (HOT-02). */
+  kind: WithdrawalKind;
+  /** Tier moves: the signer key and the wallet behind the destination, the client's own other-tier wallet (HOT-03). */
+  destination_key_id: string | null; destination_wallet_id: string | null;
+}
+
+export type WithdrawalKind = 'withdrawal' | 'sweep' | 'refill';
+
+/** A move between one client's own hot and cold wallets: no screening, policy or Travel Rule; the signer checks the owner and tier. */
+export function isTierMove(w: { kind: WithdrawalKind }): boolean {
+  return w.kind !== 'withdrawal';
+}
+
+/** Who owns the row's hold (SEG-05): the withdrawal, or the rebalancer for a tier move. */
+export function holdOwnerOf(w: { id: string; kind: WithdrawalKind }): HoldOwner {
+  return isTierMove(w) ? `rebalancing:${w.id}` : `withdrawal:${w.id}`;
 }
 
 /** One signed transaction of a withdrawal: the first, or a replacement of the one before. */
@@ -108,15 +126,15 @@ export class WithdrawalStore {
   }
 
   /** Stores a signed transaction (before it is ever broadcast) and records it as ours for the scanners. */
-  async addSignedTransaction(q: Queryable, w: { id: string; chain: string }, tx: { txid: string; raw: string; fee: bigint; replaces?: string }): Promise<void> {
+  async addSignedTransaction(q: Queryable, w: { id: string; chain: string; kind?: WithdrawalKind }, tx: { txid: string; raw: string; fee: bigint; replaces?: string }): Promise<void> {
     await q.query('insert into withdrawal_transactions (withdrawal_id, txid, raw, fee, replaces_txid) values ($1, $2, $3, $4, $5) on conflict do nothing',
       [w.id, tx.txid, tx.raw, tx.fee.toString(), tx.replaces ?? null]);
-    await this.recordOwnTransaction(q, w.chain, tx.txid, 'withdrawal', w.id);
+    await this.recordOwnTransaction(q, w.chain, tx.txid, w.kind ?? 'withdrawal', w.id);
     await q.query('update withdrawals set signed_tx = $2, txid = $3 where id = $1', [w.id, tx.raw, tx.txid]);
   }
 
   /** Every transaction we sign is ours: the scanners never take it (or its change) for a deposit. */
-  async recordOwnTransaction(q: Queryable, chain: string, txid: string, purpose: 'withdrawal' | 'gas_top_up', withdrawalId: string): Promise<void> {
+  async recordOwnTransaction(q: Queryable, chain: string, txid: string, purpose: WithdrawalKind | 'gas_top_up', withdrawalId: string): Promise<void> {
     await q.query('insert into own_transactions (chain, txid, purpose, withdrawal_id) values ($1, $2, $3, $4) on conflict do nothing',
       [chain, normalizeTxid(txid), purpose, withdrawalId]);
   }

@@ -78,7 +78,8 @@ export class BitcoinPayout implements Payout {
     const keyIds = [...new Set(chosen.map((u) => u.keyId))];
     const intent: Intent = {
       ...base, chain: 'bitcoin', network, sourceKeyId: keyIds[0]!, sourceKeyIds: keyIds,
-      outputs: [{ address: w.destination, amount: w.amount.toString() }],
+      // A tier move names the key behind its destination: the signer checks it is this client's other tier (HOT-03).
+      outputs: [{ address: w.destination, amount: w.amount.toString(), ...(w.destination_key_id ? { keyId: w.destination_key_id } : {}) }],
       ...(built.changeIndex >= 0 ? { change: { address: change.address, keyId: change.keyId } } : {}),
       feeCap: w.network_fee_max.toString(),
     };
@@ -158,6 +159,11 @@ export class BitcoinPayout implements Payout {
       txid: mined.tx.txid, vout: build.changeIndex, walletId: build.changeWalletId, address: build.changeAddress, keyId: build.changeKeyId,
       value: BigInt(build.changeValue) + BigInt(build.fee) - BigInt(mined.tx.fee),
     });
+    // A tier move's output (index 0: buildPsbt puts the payment before the change) comes back to us
+    // like change: the client's own coin, now in the other tier's wallet (the scanner skips our own transactions).
+    if (w.destination_key_id && w.destination_wallet_id) {
+      await this.deps.coins.spend(q, w.id, { txid: mined.tx.txid, vout: 0, walletId: w.destination_wallet_id, address: w.destination, keyId: w.destination_key_id, value: w.amount });
+    }
   }
 
   /** Nothing was sent: the coins it reserved are free again. */

@@ -79,7 +79,8 @@ export class EthereumPayout implements Payout {
     const intent: Intent = {
       ...base, chain: 'ethereum', network: this.deps.chainId.toString(), sourceKeyId: keyId,
       ...(asset.contractAddress ? { tokenContract: asset.contractAddress } : {}),
-      outputs: [{ address: w.destination, amount: w.amount.toString() }], feeCap: feeCap.toString(),
+      // A tier move names the key behind its destination: the signer checks it is this client's other tier (HOT-03).
+      outputs: [{ address: w.destination, amount: w.amount.toString(), ...(w.destination_key_id ? { keyId: w.destination_key_id } : {}) }], feeCap: feeCap.toString(),
     };
     // No nonce yet: it is taken when the transaction is signed, so a withdrawal that ends before
     // then (cancelled, rejected, refused) leaves no gap in the address's nonces.
