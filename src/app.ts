@@ -30,13 +30,15 @@ import { createCaseService, type CaseService } from './cases/index.ts';
 import { caseRoutes } from './cases/case-routes.ts';
 import { consoleRoutes } from './console/console-routes.ts';
 import { createIncidentService, type IncidentService } from './incidents/index.ts';
+import { incidentRoutes } from './incidents/incident-routes.ts';
+import { inTransaction } from './platform/tx.ts';
 
 export const VERSION = '0.1.0';
 
 export interface Amanat {
   http: express.Express;
   routes: readonly RouteDef[];
-  services: { assets: AssetRegistry; ledger: LedgerService; clients: ClientService; apiKeys: ApiKeyService; audit: AuditLog; withdrawals: WithdrawalModule };
+  services: { assets: AssetRegistry; ledger: LedgerService; clients: ClientService; apiKeys: ApiKeyService; audit: AuditLog; withdrawals: WithdrawalModule; incidents: IncidentService };
   /** Hold expiry and audit sealing loops. */
   startBackground(): void;
   stopBackground(): Promise<void>;
@@ -68,7 +70,7 @@ export async function createCoreServices(pool: pg.Pool, config: Config): Promise
 
 export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
   const { pool, config, log, chains } = deps;
-  const { assets, ledger, clients, cases } = deps.core ?? await createCoreServices(pool, config);
+  const { assets, ledger, clients, cases, incidents } = deps.core ?? await createCoreServices(pool, config);
   const apiKeys = new ApiKeyService(pool, config.auth.apiKeyCacheMs);
   const audit = new AuditLog(pool);
   const metrics = createMetrics();
@@ -81,12 +83,14 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
     ...assetRoutes({ assets }),
     ...clientRoutes({ clients }),
     ...ledgerRoutes({ ledger, clients, assets, config }),
-    ...auditRoutes({ audit }),
+    ...auditRoutes({ audit, signer: deps.signer, wallets: deps.wallets,
+      trail: { ledger, assets, getWithdrawal: (q, id) => withdrawals.service.get(q, id) } }),
     ...walletRoutes({ wallets: deps.wallets, clients, assets, depositTier: config.deposits.tier }),
     ...depositRoutes({ assets }),
     ...withdrawalRoutes({ withdrawals: withdrawals.service, assets, clients, ledger, travelRule: withdrawals.travelRule }),
     ...treasuryRoutes({ withdrawals: withdrawals.service, assets, ledger }),
     ...caseRoutes({ cases, clients }),
+    ...incidentRoutes({ incidents, clients, assets, normalizeDestination: (asset, address) => withdrawals.service.normalizeDestination(asset, address) }),
     ...consoleRoutes(),
   );
   if (config.env === 'development' && chains && (chains.bitcoin.dev || chains.ethereum.dev)) {
@@ -109,10 +113,16 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
   return {
     http,
     routes,
-    services: { assets, ledger, clients, apiKeys, audit, withdrawals },
+    services: { assets, ledger, clients, apiKeys, audit, withdrawals, incidents },
     startBackground() {
       loop('hold-expiry', config.ledger.expiryIntervalMs, () => ledger.expireHolds(1000));
       loop('audit-seal', config.audit.sealIntervalMs, () => audit.seal(10_000));
+      // REG-06: the escalation alarm before an incident's AFSA deadline, and when it has passed.
+      loop('incident-escalation', config.incidents.escalationIntervalMs, async () => {
+        const raised = await inTransaction(pool, (q) => incidents.escalate(q));
+        for (const i of raised.escalated) log.warn({ incidentId: i.id, type: i.type, severity: i.severity, deadlineAt: i.deadlineAt }, 'incident: AFSA notification deadline approaching');
+        for (const i of raised.overdue) log.error({ incidentId: i.id, type: i.type, severity: i.severity, latestDeadlineAt: i.latestDeadlineAt }, 'incident: AFSA notification deadline passed');
+      });
       for (const scanner of chains?.scanners ?? []) loop(`scan-${scanner.chain}`, config.deposits.scanIntervalMs, () => scanner.tick());
       const pipeline = withdrawals.pipeline;
       if (pipeline) loop('withdrawals', config.withdrawals.workerIntervalMs, () => pipeline.drain(100));

@@ -182,12 +182,23 @@ export function buildHttpApp(deps: HttpAppDeps): express.Express {
     const requestHash = hashOf({ method: route.method, path: req.path, body: req.body ?? null });
 
     if (!route.mutating) {
+      // REC-05: every read by an auditor is in the audit log, written before the answer goes out
+      // (no log row, no data).
+      const auditorRead = async (outcome: string, status: number) => {
+        if (actor?.role !== 'auditor') return;
+        await deps.audit.append(deps.pool, { actor: actorLabel, action: `GET ${route.path}`, subject: req.path, requestHash, outcome,
+          details: { status, path: req.path, query: input.query ?? null } });
+      };
       try {
         const result = await route.handler({ ...input, actor, actorLabel, q: deps.pool, requestHash, idempotencyId: '' });
+        await auditorRead('ok', result.status);
         return send(res, result);
       } catch (error) {
         const domain = toDomainError(error);
-        if (domain) return sendProblem(res, domain.code, domain.message, domain.data);
+        if (domain) {
+          await auditorRead(`rejected:${domain.code}`, statusFor(domain.code));
+          return sendProblem(res, domain.code, domain.message, domain.data);
+        }
         throw error;
       }
     }

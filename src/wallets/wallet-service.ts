@@ -175,6 +175,16 @@ export class WalletService {
     return rows.map(toWallet);
   }
 
+  /** KEY-09: every signer key the wallet registry knows (a wallet's account key, each address's key), with its owner and tier. */
+  async registeredKeys(q: Queryable): Promise<{ keyId: string; walletId: string; owner: 'client' | 'house'; clientId: string | null; housePurpose: string | null; chain: ChainName; tier: KeyTier; walletState: WalletState }[]> {
+    const { rows } = await q.query<{ key_id: string; wallet_id: string; owner: 'client' | 'house'; client_id: string | null; house_purpose: string | null; chain: ChainName; tier: KeyTier; state: WalletState }>(
+      `select distinct on (k.key_id) k.key_id, w.id as wallet_id, w.owner, w.client_id, w.house_purpose, w.chain, w.tier, w.state
+       from (select key_id, id as wallet_id from wallets where key_id is not null
+             union all select key_id, wallet_id from wallet_addresses) k
+       join wallets w on w.id = k.wallet_id order by k.key_id, w.created_at`);
+    return rows.map((r) => ({ keyId: r.key_id, walletId: r.wallet_id, owner: r.owner, clientId: r.client_id, housePurpose: r.house_purpose, chain: r.chain, tier: r.tier, walletState: r.state }));
+  }
+
   async addresses(q: Queryable, walletId: string): Promise<WalletAddress[]> {
     const { rows } = await q.query<AddressRow>('select * from wallet_addresses where wallet_id = $1 order by id', [walletId]);
     return rows.map(toAddress);

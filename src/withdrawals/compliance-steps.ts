@@ -13,6 +13,7 @@ import type { Compliance } from './compliance.ts';
 import type { ApproverRegistry } from './approvers.ts';
 import type { Payout } from './payout/payout.ts';
 import type { WithdrawalOutcomes } from './withdrawal-outcomes.ts';
+import { affiliatePayoutGate } from '../incidents/affiliate-register.ts';
 
 /**
  * The stored screening must be the one the intent carries: its record hashes to screening_hash
@@ -93,13 +94,19 @@ export class ComplianceSteps {
     const decision = await this.deps.compliance.evaluatePolicy(q, w, asset, tier);
     // WDR-06 cold, and WDR-04 a high-risk destination from either tier: at least the approver quorum.
     const highRisk = (w.screening as ScreeningRecord | null)?.outcome === 'high_risk';
-    const approvals = tier === 'cold' || highRisk ? Math.max(decision.approvals, this.deps.approvers.quorum) : decision.approvals;
+    // WDR-09: while a breach incident is open, a payout to an affiliate or related person is blocked
+    // unless an AFSA consent is registered for it; then it needs two treasury approvals.
+    const affiliate = decision.outcome === 'deny' ? undefined : await affiliatePayoutGate(q, w);
+    const blocked = affiliate?.outcome === 'blocked';
+    const approvals = Math.max(tier === 'cold' || highRisk ? Math.max(decision.approvals, this.deps.approvers.quorum) : decision.approvals,
+      affiliate?.outcome === 'consented' ? affiliate.approvals : 0);
     await this.deps.store.set(q, w.id, { policy: decision as unknown as Record<string, unknown>, policy_hash: decision.policyHash, source_tier: tier,
-      approvals_required: decision.outcome === 'deny' ? 0 : approvals });
+      approvals_required: decision.outcome === 'deny' || blocked ? 0 : approvals });
     if (decision.outcome === 'deny') {
       return this.deps.outcomes.finishUnsent(q, w, 'rejected', 'POLICY_DENIED', `denied by ${decision.matchedRules.join(', ')}: ${decision.reasons.join(', ')}`);
     }
-    await transition(q, w, 'travel_rule', { outcome: decision.outcome, approvals, tier });
+    if (affiliate?.outcome === 'blocked') return this.deps.outcomes.finishUnsent(q, w, 'rejected', affiliate.code, affiliate.detail);
+    await transition(q, w, 'travel_rule', { outcome: decision.outcome, approvals, tier, ...(affiliate && affiliate.outcome !== 'not_affiliate' ? { affiliatePayout: affiliate } : {}) });
   }
 
   async travelRule(q: pg.PoolClient, w: WithdrawalRow): Promise<void> {
