@@ -56,6 +56,8 @@ export async function withdrawalTrail(q: Queryable, deps: TrailDeps, withdrawalI
   const entries = (await Promise.all(entryIds.map((r) => deps.ledger.getEntry(q, Number(r.id))))).filter((e): e is JournalEntry => e !== undefined);
 
   const reached = (state: string) => transitions.find((t) => t.to_state === state);
+  // The policy decided: the withdrawal went on to the Travel Rule, or was refused there (WDR-09, POLICY_DENIED).
+  const leftPolicy = transitions.find((t) => t.from_state === 'policy');
   const completed = w.state === 'completed';
   const approved = approvals.filter((a) => a.decision === 'approve' && a.intent_hash === w.intent_hash);
   const q0 = quote[0];
@@ -66,8 +68,8 @@ export async function withdrawalTrail(q: Queryable, deps: TrailDeps, withdrawalI
       evidence: q0 ? { quoteId: q0.id, priceVersion: q0.price_version, usdCents: str(q0.usd_cents), warningId: q0.warning_id, requestedBy: q0.requested_by } : {} },
     { step: 'screening', required: !tierMove, present: w.screening_hash !== null, at: iso(reached('policy')?.at),
       evidence: { screeningHash: w.screening_hash, outcome: (w.screening as { outcome?: string } | null)?.outcome ?? null } },
-    { step: 'policy', required: !tierMove, present: w.policy_hash !== null && reached('travel_rule') !== undefined, at: iso(reached('travel_rule')?.at),
-      evidence: { policyHash: w.policy_hash, sourceTier: w.source_tier, approvalsRequired: w.approvals_required, decision: reached('travel_rule')?.detail ?? null } },
+    { step: 'policy', required: !tierMove, present: w.policy_hash !== null && leftPolicy !== undefined, at: iso(leftPolicy?.at),
+      evidence: { policyHash: w.policy_hash, sourceTier: w.source_tier, approvalsRequired: w.approvals_required, next: leftPolicy?.to_state ?? null, decision: leftPolicy?.detail ?? null } },
     { step: 'travel_rule', required: !tierMove, present: ['not_required', 'self_hosted_info_held', 'acked'].includes(w.travel_rule_status) && reached('approvals') !== undefined,
       at: iso(reached('approvals')?.at), evidence: { status: w.travel_rule_status, tier: w.travel_rule_tier } },
     { step: 'intent', required: true, present: w.intent_hash !== null, at: null, evidence: { intentHash: w.intent_hash } },

@@ -46,8 +46,10 @@ export async function listAffiliateDestinations(q: Queryable): Promise<(Affiliat
 
 /** Records AFSA's written consent to one payout to a registered destination. Idempotent per (destination, reference). */
 export async function addAffiliateConsent(q: Queryable, destinationId: string, input: { afsaReference: string; actor: string }): Promise<AffiliateConsent> {
-  const { rows: dest } = await q.query('select 1 from affiliate_destinations where id = $1 for update', [destinationId]);
+  const { rows: dest } = await q.query('select 1 from affiliate_destinations where id = $1', [destinationId]);
   if (dest.length === 0) throw new DomainError('NOT_FOUND', `no affiliate destination ${destinationId}`);
+  // One consent per (destination, reference), also under concurrent calls with different idempotency keys.
+  await q.query('select pg_advisory_xact_lock(hashtextextended($1, 9021))', [`affiliate-consent/${destinationId}`]);
   const { rows: same } = await q.query<ConsentRow>('select * from affiliate_payout_consents where destination_id = $1 and afsa_reference = $2', [destinationId, input.afsaReference]);
   if (same[0]) return toConsent(same[0]);
   const { rows } = await q.query<ConsentRow>(
