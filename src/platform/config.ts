@@ -112,6 +112,23 @@ export const configSchema = z.object({
   cases: z.object({
     redressPolicyFile: z.string().min(1).default('policies/redress-policy.json').describe('REDRESS_POLICY_FILE: the versioned redress decisions disputes are resolved by (WDR-08)'),
   }),
+  reconciliation: z.object({
+    enabled: z.stringbool().default(true).describe('RECON_ENABLED: run the daily reconciliation at its cut-off (REC-01); on demand it always runs'),
+    cutoffTime: z.string().regex(/^([01][0-9]|2[0-3]):[0-5][0-9]$/).default('23:00')
+      .describe('RECON_CUTOFF: the daily cut-off in Astana time (UTC+5), HH:MM; the run for a day starts at it'),
+    missedAfterMinutes: z.coerce.number().int().min(1).max(24 * 60).default(120)
+      .describe('RECON_MISSED_AFTER_MINUTES: a day whose run has not finished this long after its cut-off is a missed run (recon_missed incident)'),
+    breakMaxAgeHours: z.coerce.number().min(0).max(24 * 30).default(24)
+      .describe('RECON_BREAK_MAX_AGE_HOURS: an unexplained break first seen longer ago than this opens a recon_break incident (REG-06)'),
+    missingMovementGraceHours: z.coerce.number().min(0).max(24 * 30).default(6)
+      .describe('RECON_MISSING_MOVEMENT_GRACE_HOURS: a journal entry with no on-chain movement is timing while younger than this, a break after (REC-02)'),
+    ethereumFromBlock: z.coerce.number().int().min(0).default(0)
+      .describe('RECON_ETHEREUM_FROM_BLOCK: the first block scanned for movements touching our Ethereum addresses (the block our first wallet was made in)'),
+    intervalMs: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000)
+      .describe('RECON_INTERVAL_MS: how often the scheduler checks for a due, unfinished or missed run'),
+    leaseSeconds: z.coerce.number().int().min(10).max(86_400).default(600)
+      .describe('RECON_LEASE_SECONDS: a run claimed by a process that died is taken over after this long'),
+  }),
   incidents: z.object({
     businessCalendarFile: z.string().min(1).default('policies/business-calendar.json')
       .describe('BUSINESS_CALENDAR_FILE: the versioned business calendar (Astana time, weekends, AIFC/KZ holidays) AFSA notification deadlines are counted on (REG-06)'),
@@ -127,6 +144,10 @@ export const configSchema = z.object({
     targetBp: z.coerce.number().int().min(0).max(3000).default(1500).describe('HOT_TARGET_BP: default target hot share, basis points, for assets without an approved version'),
     alertBp: z.coerce.number().int().min(0).max(3000).default(2500).describe('HOT_ALERT_BP: default alert level, basis points: above it the rebalancer sweeps'),
     capBp: z.coerce.number().int().min(1).max(3000).default(3000).describe('HOT_CAP_BP: default hard cap, basis points; never above 3000 (30 %, DAA 2.13.9)'),
+    btcFeeMaxSat: z.coerce.bigint().min(1n).default(20_000n)
+      .describe('REBALANCE_BTC_FEE_MAX_SAT: the most a sweep or refill may pay in BTC fees (held from the client, who pays it from its own coins: SEG-04)'),
+    ethFeeMaxWei: z.coerce.bigint().min(1n).default(2_000_000_000_000_000n)
+      .describe('REBALANCE_ETH_FEE_MAX_WEI: the most an ETH sweep or refill may pay in gas (gas limit × max fee per gas), from the client\'s own ETH'),
     allClientsHard: z.stringbool().default(false).describe('HOT_ALL_CLIENTS_HARD: make the all-clients pool (the draft reading of 2.13.9) a hard limit, not only monitored'),
     minMove: z.string().regex(/^([A-Z0-9]{2,12}=\d+(\.\d+)?)?(,[A-Z0-9]{2,12}=\d+(\.\d+)?)*$/, 'ASSET=amount pairs, comma-separated').default('BTC=0.0001,ETH=0.001,USDT=1')
       .describe('REBALANCE_MIN_MOVE: the smallest sweep or refill worth a transaction, per asset'),
@@ -191,6 +212,11 @@ export function loadConfig(env: Env = process.env): Config {
       highRiskScore: pick('SCREENING_HIGH_RISK_SCORE'),
     },
     cases: { ...(fileValues.cases as object), redressPolicyFile: pick('REDRESS_POLICY_FILE') },
+    reconciliation: {
+      ...(fileValues.reconciliation as object), enabled: pick('RECON_ENABLED'), cutoffTime: pick('RECON_CUTOFF'), missedAfterMinutes: pick('RECON_MISSED_AFTER_MINUTES'),
+      breakMaxAgeHours: pick('RECON_BREAK_MAX_AGE_HOURS'), missingMovementGraceHours: pick('RECON_MISSING_MOVEMENT_GRACE_HOURS'),
+      ethereumFromBlock: pick('RECON_ETHEREUM_FROM_BLOCK'), intervalMs: pick('RECON_INTERVAL_MS'), leaseSeconds: pick('RECON_LEASE_SECONDS'),
+    },
     incidents: {
       ...(fileValues.incidents as object), businessCalendarFile: pick('BUSINESS_CALENDAR_FILE'),
       escalateBeforeMinutes: pick('INCIDENT_ESCALATE_BEFORE_MINUTES'), escalationIntervalMs: pick('INCIDENT_ESCALATION_INTERVAL_MS'),
@@ -199,6 +225,7 @@ export function loadConfig(env: Env = process.env): Config {
     rebalancing: {
       ...(fileValues.rebalancing as object), enabled: pick('REBALANCE_ENABLED'), intervalMs: pick('REBALANCE_INTERVAL_MS'), targetBp: pick('HOT_TARGET_BP'),
       alertBp: pick('HOT_ALERT_BP'), capBp: pick('HOT_CAP_BP'), allClientsHard: pick('HOT_ALL_CLIENTS_HARD'), minMove: pick('REBALANCE_MIN_MOVE'),
+      btcFeeMaxSat: pick('REBALANCE_BTC_FEE_MAX_SAT'), ethFeeMaxWei: pick('REBALANCE_ETH_FEE_MAX_WEI'),
     },
     withdrawals: {
       ...(fileValues.withdrawals as object), policyFile: pick('WITHDRAWAL_POLICY_FILE'), pricesFile: pick('PRICES_FILE'),
@@ -325,6 +352,7 @@ export function redactedConfig(config: Config): Record<string, unknown> {
     database: { ...config.database, url: redactUrl(config.database.url), appUrl: redactUrl(config.database.appUrl) },
     withdrawals: { ...config.withdrawals, btcNetworkFeeMaxSat: config.withdrawals.btcNetworkFeeMaxSat.toString(), ethNetworkFeeMaxWei: config.withdrawals.ethNetworkFeeMaxWei.toString(),
       btcFeeRateFallbackSatPerVbyte: config.withdrawals.btcFeeRateFallbackSatPerVbyte.toString(), btcFeeRateCapSatPerVbyte: config.withdrawals.btcFeeRateCapSatPerVbyte.toString() },
+    rebalancing: { ...config.rebalancing, btcFeeMaxSat: config.rebalancing.btcFeeMaxSat.toString(), ethFeeMaxWei: config.rebalancing.ethFeeMaxWei.toString() },
     chains: { ...config.chains, bitcoin: { ...config.chains.bitcoin, rpcUrl: redactUrl(config.chains.bitcoin.rpcUrl), rpcPassword: config.chains.bitcoin.rpcPassword ? '***' : undefined },
       ethereum: { ...config.chains.ethereum, chainId: config.chains.ethereum.chainId.toString(), rpcUrl: redactUrl(config.chains.ethereum.rpcUrl) } },
   };

@@ -49,6 +49,8 @@ export function createRebalancing(deps: {
     config.withdrawals.priceMaxAgeSeconds > 0 ? { maxAgeSeconds: config.withdrawals.priceMaxAgeSeconds } : {});
   const ratio = new RatioEngine({ assets: deps.assets, configs, prices, incidents: deps.incidents, limits: { allClientsHard: r.allClientsHard }, log: deps.log });
   const rebalancer = new Rebalancer({ pool: deps.pool, assets: deps.assets, ratio, configs, withdrawals: deps.withdrawals, wallets: deps.wallets,
-    settings: { minMove: minMoves(deps.assets, r.minMove) }, log: deps.log, networkFeeMax: (asset) => deps.withdrawals.networkFeeMax(asset) });
+    settings: { minMove: minMoves(deps.assets, r.minMove) }, log: deps.log,
+    // SEG-04: BTC and ETH moves pay their fee from the client's own coins; ERC-20 gas is the house gas station's.
+    networkFeeMax: (asset) => (asset.chain === 'bitcoin' ? r.btcFeeMaxSat : asset.contractAddress ? 0n : r.ethFeeMaxWei) });
   return { ratio, configs, rebalancer };
 }

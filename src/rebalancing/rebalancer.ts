@@ -126,12 +126,13 @@ export class Rebalancer {
     let amount: bigint;
     let why: string;
     if (aboveAlert || (poolAlert && aboveTarget)) {
-      // Keep the target share (or the hot floor, if higher), never more than the cap allows.
+      // Keep the target share (or the hot floor, if higher), never more than the cap allows. The
+      // fee is paid from what stays in hot (the client's own coins, SEG-04): at least the fee cap stays.
       let keep = (BigInt(config.targetBp) * total) / BP;
       if (config.minHotFloor > keep) keep = config.minHotFloor;
       if (keep > capHot) keep = capHot;
       kind = 'sweep';
-      amount = hot - keep - fee;
+      amount = hot - (keep > fee ? keep : fee);
       why = aboveAlert ? `the client's hot share is above the alert level of ${config.alertBp} bp` : `the pool is above the alert level of ${config.alertBp} bp`;
     } else {
       const want = config.minHotFloor < capHot ? config.minHotFloor : capHot;
@@ -145,7 +146,7 @@ export class Rebalancer {
       return undefined;
     }
     const [source, destination] = kind === 'sweep' ? [hotWallet, coldWallet] : [coldWallet, hotWallet];
-    const afterHot = kind === 'sweep' ? hot - amount - fee : hot + amount;
+    const afterHot = kind === 'sweep' ? hot - amount : hot + amount;
     const afterTotal = total - fee;
     return {
       kind, clientId: h.clientId, asset: h.asset, chain: asset.chain, amount, from: source.tier, to: destination.tier,
@@ -197,7 +198,7 @@ export class Rebalancer {
     assertSameClient(move);
     const destination = await this.destination(move.destinationWalletId, move.chain);
     const { withdrawal } = await inTransaction(this.deps.pool, (q) => this.deps.withdrawals.createTierMove(q, {
-      kind: move.kind, clientId: move.clientId, asset: move.asset, amount: move.amount, destination, initiator, reason, actor: initiator }));
+      networkFeeMax: this.deps.networkFeeMax(this.deps.assets.get(move.asset)), kind: move.kind, clientId: move.clientId, asset: move.asset, amount: move.amount, destination, initiator, reason, actor: initiator }));
     return withdrawal;
   }
 
@@ -221,7 +222,7 @@ export class Rebalancer {
       await q.query('select pg_advisory_xact_lock(hashtextextended($1, 7268))', [`hot-ratio/${asset.code}`]);
       await this.checkRefill(q, input.clientId, asset.code, input.amount);
       const { withdrawal } = await this.deps.withdrawals.createTierMove(q, {
-        kind: 'refill', clientId: input.clientId, asset: asset.code, amount: input.amount, destination, initiator: input.initiator,
+        networkFeeMax: this.deps.networkFeeMax(asset), kind: 'refill', clientId: input.clientId, asset: asset.code, amount: input.amount, destination, initiator: input.initiator,
         reason: { trigger: input.initiator === 'rebalancer' ? 'hot floor' : 'request', why: input.reason }, actor: input.initiator });
       return withdrawal;
     });

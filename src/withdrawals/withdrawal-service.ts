@@ -155,6 +155,8 @@ export class WithdrawalService {
   async createTierMove(q: Queryable, input: {
     kind: 'sweep' | 'refill'; clientId: string; asset: string; amount: bigint;
     destination: { address: string; keyId: string; walletId: string }; initiator: string; reason: Record<string, unknown>; actor: string;
+    /** The most the move may pay in network fees (held from the client); default the withdrawal maximum. */
+    networkFeeMax?: bigint;
   }): Promise<{ withdrawal: WithdrawalRow; created: boolean }> {
     const asset = this.deps.assets.get(input.asset);
     if (input.amount <= 0n) throw new DomainError('AMOUNT_INVALID', 'a tier move moves more than nothing');
@@ -171,7 +173,8 @@ export class WithdrawalService {
     if (!owner[0] || owner[0].client_id !== input.clientId || owner[0].tier !== wantTier || owner[0].chain !== asset.chain) {
       throw new DomainError('CROSS_CLIENT_TRANSFER', `a ${input.kind} must go to client ${input.clientId}'s own ${wantTier} ${asset.chain} wallet`);
     }
-    const networkFeeMax = this.networkFeeMax(asset);
+    // ERC-20 gas is the house gas station's whatever is asked: the client pays none.
+    const networkFeeMax = asset.contractAddress ? 0n : input.networkFeeMax ?? this.networkFeeMax(asset);
     const id = randomUUID();
     let holdId: string | null = null;
     if (networkFeeMax > 0n) {
