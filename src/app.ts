@@ -29,6 +29,9 @@ import { treasuryRoutes } from './withdrawals/treasury-routes.ts';
 import { createCaseService, type CaseService } from './cases/index.ts';
 import { caseRoutes } from './cases/case-routes.ts';
 import { consoleRoutes } from './console/console-routes.ts';
+import { ProofService, ReportService, StatementService, openProofSecret, reportRoutes } from './reports/index.ts';
+import { loadStaticPrices } from './pricing/index.ts';
+import path from 'node:path';
 import { createIncidentService, type IncidentService } from './incidents/index.ts';
 import { incidentRoutes } from './incidents/incident-routes.ts';
 import { inTransaction } from './platform/tx.ts';
@@ -38,7 +41,7 @@ export const VERSION = '0.1.0';
 export interface Amanat {
   http: express.Express;
   routes: readonly RouteDef[];
-  services: { assets: AssetRegistry; ledger: LedgerService; clients: ClientService; apiKeys: ApiKeyService; audit: AuditLog; withdrawals: WithdrawalModule; incidents: IncidentService };
+  services: { assets: AssetRegistry; ledger: LedgerService; clients: ClientService; apiKeys: ApiKeyService; audit: AuditLog; withdrawals: WithdrawalModule; reports: ReportService; proofs: ProofService; statements: StatementService; incidents: IncidentService };
   /** Hold expiry and audit sealing loops. */
   startBackground(): void;
   stopBackground(): Promise<void>;
@@ -75,6 +78,12 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
   const audit = new AuditLog(pool);
   const metrics = createMetrics();
   const withdrawals = createWithdrawalModule({ config, pool, assets, ledger, clients, log, wallets: deps.wallets, signer: deps.signer, chains, cases });
+  // Reports (issue 12 §4-§6): the signed report store, proof of reserves, statements of account (CLI-04).
+  const reports = new ReportService(pool, deps.signer);
+  const proofs = new ProofService({ secret: openProofSecret(`${config.dataDir}/secrets/proof-of-reserves.secret`), reports, ledger, assets });
+  const statementPrices = loadStaticPrices(path.resolve(import.meta.dirname, '..', config.withdrawals.pricesFile),
+    config.withdrawals.priceMaxAgeSeconds > 0 ? { maxAgeSeconds: config.withdrawals.priceMaxAgeSeconds } : {});
+  const statements = new StatementService({ reports, ledger, clients, assets, prices: statementPrices, kyc: (q, clientId) => withdrawals.travelRule.readKyc(q, clientId) });
 
   const routes: RouteDef[] = [];
   routes.push(
@@ -90,6 +99,7 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
     ...withdrawalRoutes({ withdrawals: withdrawals.service, assets, clients, ledger, travelRule: withdrawals.travelRule }),
     ...treasuryRoutes({ withdrawals: withdrawals.service, assets, ledger }),
     ...caseRoutes({ cases, clients }),
+    ...reportRoutes({ pool, reports, proofs, statements, ledger, clients, assets }),
     ...incidentRoutes({ incidents, clients, assets, normalizeDestination: (asset, address) => withdrawals.service.normalizeDestination(asset, address) }),
     ...consoleRoutes(),
   );
@@ -113,7 +123,7 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
   return {
     http,
     routes,
-    services: { assets, ledger, clients, apiKeys, audit, withdrawals, incidents },
+    services: { assets, ledger, clients, apiKeys, audit, withdrawals, reports, proofs, statements, incidents },
     startBackground() {
       loop('hold-expiry', config.ledger.expiryIntervalMs, () => ledger.expireHolds(1000));
       loop('audit-seal', config.audit.sealIntervalMs, () => audit.seal(10_000));

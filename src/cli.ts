@@ -31,6 +31,7 @@ import { createPrivateKey, sign as cryptoSign, randomBytes } from 'node:crypto';
 import { approvalMessage } from '../signer/src/intent.ts';
 import { rejectionMessage } from './withdrawals/approvers.ts';
 import { hashOf, sha256Hex } from './platform/canonical.ts';
+import { proofVerifyCommand, reportVerifyCommand } from './reports/cli-commands.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI prints whatever JSON the API answers
 type Json = any;
@@ -192,7 +193,12 @@ const USAGE = `usage: amanat <command>
                                     sign a rejection of the withdrawal's intent with the officer's own key: one rejection ends it
   Approve and reject are idempotent: the same command run again sends the same signed request (kept in
   AMANAT_CLI_STATE_DIR, default ~/.local/state/amanat/cli-requests) and prints the API's first answer.
-  K defaults to one derived from the command; give a new K to sign a new decision.`;
+  K defaults to one derived from the command; give a new K to sign a new decision.
+  report verify FILE [--signature SIGFILE] [--public-key HEX]
+                                    verify a downloaded report offline (JSON embeds its signature; CSV/PDF need the
+                                    detached signature file); exit 0 valid, 1 invalid (docs/reports.md)
+  proof verify FILE [--report SIGNED_REPORT.json] [--root HASH --sum N]
+                                    verify a proof-of-reserves inclusion proof offline (docs/reports.md)`;
 
 async function withPool<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
   const config = loadConfig();
@@ -211,11 +217,16 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv, allowPositionals: true,
     options: { json: { type: 'boolean', default: false }, role: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', default: false },
-      approver: { type: 'string' }, key: { type: 'string' }, 'valid-minutes': { type: 'string' }, reason: { type: 'string' }, 'idempotency-key': { type: 'string' } },
+      approver: { type: 'string' }, key: { type: 'string' }, 'valid-minutes': { type: 'string' }, reason: { type: 'string' }, 'idempotency-key': { type: 'string' },
+      signature: { type: 'string' }, 'public-key': { type: 'string' }, report: { type: 'string' }, root: { type: 'string' }, sum: { type: 'string' } },
   });
   const [group, command] = positionals;
   if (values.help || !group) { process.stdout.write(`${USAGE}\n`); return values.help ? 0 : 2; }
 
+  // Offline: no configuration, database or API.
+  const io = { stdout: (text: string) => process.stdout.write(text), stderr: (text: string) => process.stderr.write(text) };
+  if (group === 'report' && command === 'verify') return reportVerifyCommand({ file: positionals[2], signature: values.signature, publicKey: values['public-key'] }, io);
+  if (group === 'proof' && command === 'verify') return proofVerifyCommand({ file: positionals[2], report: values.report, root: values.root, sum: values.sum }, io);
   if (group === 'audit' && command === 'verify') {
     const report = await withPool((pool) => new AuditLog(pool).verify());
     if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

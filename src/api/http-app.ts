@@ -288,7 +288,8 @@ export function buildHttpApp(deps: HttpAppDeps): express.Express {
 
   function send(res: Response, result: RouteResult): void {
     for (const [name, value] of Object.entries(result.headers ?? {})) res.setHeader(name, value);
-    if (result.contentType && typeof result.body === 'string') {
+    // A download (a report's PDF, CSV or JSON bytes) goes out as the very bytes.
+    if (result.contentType && (typeof result.body === 'string' || Buffer.isBuffer(result.body))) {
       res.status(result.status).type(result.contentType).send(result.body);
       return;
     }

@@ -412,6 +412,31 @@ export class LedgerService {
     }));
   }
 
+  /**
+   * SEG-08: every client's entitlement and holdings per asset as of an instant: each account's
+   * balance_after of its last posting at or before `asOf` (a later movement changes nothing here).
+   * Accounts without a posting by then are left out (their balance was 0).
+   */
+  async allClientBalancesAsOf(q: Queryable, asOf: Date, filter: { asset?: string } = {}): Promise<{ clientId: string; asset: string; entitlement: bigint; hot: bigint; cold: bigint }[]> {
+    const { rows } = await q.query<{ client_id: string; asset: string; kind: string; balance: bigint }>(
+      `select a.client_id, a.asset, a.kind, last.balance_after as balance
+       from accounts a
+       cross join lateral (select p.balance_after from postings p where p.account_id = a.id and p.created_at <= $1 order by p.id desc limit 1) last
+       where a.client_id is not null and a.kind in ('client_entitlement', 'client_wallet_hot', 'client_wallet_cold')
+         and ($2::text is null or a.asset = $2)
+       order by a.client_id, a.asset`, [asOf, filter.asset ?? null]);
+    const byKey = new Map<string, { clientId: string; asset: string; entitlement: bigint; hot: bigint; cold: bigint }>();
+    for (const r of rows) {
+      const key = `${r.client_id}\n${r.asset}`;
+      const entry = byKey.get(key) ?? { clientId: r.client_id, asset: r.asset, entitlement: 0n, hot: 0n, cold: 0n };
+      if (r.kind === 'client_entitlement') entry.entitlement = r.balance;
+      if (r.kind === 'client_wallet_hot') entry.hot = r.balance;
+      if (r.kind === 'client_wallet_cold') entry.cold = r.balance;
+      byKey.set(key, entry);
+    }
+    return [...byKey.values()];
+  }
+
   /** HOT-01: what the retail clients' own wallets hold of an asset, hot and cold. */
   async retailHoldings(q: Queryable, asset: string): Promise<{ hot: bigint; cold: bigint }> {
     const { rows } = await q.query<{ hot: bigint | null; cold: bigint | null }>(

@@ -55,6 +55,13 @@ export class TravelRule {
     await this.deps.clients.storeKyc(q, clientId, sealed, kyc.verified);
   }
 
+  /** The client's stored KYC record, unsealed (statements of account, CLI-04); undefined when none is on file. */
+  async readKyc(q: Queryable, clientId: string): Promise<KycInput | undefined> {
+    const { rows } = await q.query<{ kyc: PiiEnvelope | null }>('select kyc from clients where id = $1', [clientId]);
+    const sealed = rows[0]?.kyc;
+    return sealed ? decryptJson(this.deps.keyring, sealed, `client-kyc:${clientId}`) as KycInput : undefined;
+  }
+
   async evaluate(q: Queryable, w: WithdrawalRow, _asset: Asset): Promise<TravelRuleResult | TravelRuleRefusal> {
     const { rows } = await q.query<{ kyc: PiiEnvelope | null; kyc_verified: boolean; external_ref: string }>(
       'select kyc, kyc_verified, external_ref from clients where id = $1', [w.client_id]);
