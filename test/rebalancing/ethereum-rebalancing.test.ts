@@ -69,3 +69,24 @@ test('HOT-04 HOT-03 SEG-04 an ETH deposit to a hot address is swept to the same 
   await f.tick();
   assert.equal((await f.entitlement(client, 'ETH')).total, deposited - fee, 'the sweep is never taken for a deposit');
 });
+
+test('HOT-04 SEG-04 USDT at a hot address is swept to the same client\'s cold account; the gas is the house gas station\'s, never the client\'s', async () => {
+  const station = await inTransaction(f.db.app, (q) => f.wallets.ensureHouseWallet(q, 'gas_station', 'ethereum'));
+  await f.eth!.faucetEth(station.address.address, ETH / 10n);
+  await f.eth!.mine(1);
+  const deposited = 100_000_000n; // 100 USDT
+  const client = await f.fundedClient('USDT', deposited, 'hot');
+  const { created, failed } = await r.rebalancer.run();
+  const sweep = created.find((w) => w.client_id === client && w.asset === 'USDT');
+  assert.ok(sweep, show(failed));
+  assert.equal(sweep.hold_id, null, 'nothing to hold: the client pays no gas');
+  const done = await f.settle(sweep.id);
+  assert.equal(done.state, 'completed', show({ state: done.state, failure: done.failure_code, detail: done.failure_detail }));
+  const balance = await f.entitlement(client, 'USDT');
+  assert.deepEqual([balance.total, balance.held, balance.cold, balance.hot], [deposited, 0n, sweep.amount, deposited - sweep.amount]);
+  const eth = await f.entitlement(client, 'ETH');
+  assert.deepEqual([eth.total, eth.hot, eth.cold], [0n, 0n, 0n], 'no ETH was charged to or booked for the client');
+  const cold = await account(client, 'cold');
+  const onChain = await f.eth!.rpc.getTokenBalance(f.eth!.usdt!.address, cold.address);
+  assert.equal(onChain, sweep.amount, 'the tokens are in the client\'s own cold account');
+});
