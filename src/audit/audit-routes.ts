@@ -29,7 +29,10 @@ export function auditRoutes(deps: { audit: AuditLog; trail?: TrailDeps; signer?:
       summary: 'KEY-09: the private keys the firm holds, counted from the signer\'s HSM enumeration (docs/keys.md), by tier, owner and usage, reconciled with the wallet registry: orphans flagged',
       responses: { 200: 'OK', 503: 'SIGNER_UNAVAILABLE' },
       async handler({ q }) {
-        if (!deps.signer || !deps.wallets) throw new DomainError('SIGNER_UNAVAILABLE', 'no signer is configured');
+        // An instance without a signer (a read replica of the API) holds no keys to enumerate: it says so, and counts nothing.
+        if (!deps.signer || !deps.wallets) {
+          return { status: 200, body: { signerConfigured: false, total: null, reconciled: false, detail: 'this instance has no signer: the HSM enumeration is not available here' } };
+        }
         return { status: 200, body: await keyInventory(q, { signer: deps.signer, wallets: deps.wallets }) };
       },
     }),
