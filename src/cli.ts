@@ -32,6 +32,7 @@ import { approvalMessage } from '../signer/src/intent.ts';
 import { rejectionMessage } from './withdrawals/approvers.ts';
 import { hashOf, sha256Hex } from './platform/canonical.ts';
 import { proofVerifyCommand, reportVerifyCommand } from './reports/cli-commands.ts';
+import { latestDueDate } from './reconciliation/schedule.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI prints whatever JSON the API answers
 type Json = any;
@@ -194,6 +195,12 @@ const USAGE = `usage: amanat <command>
   Approve and reject are idempotent: the same command run again sends the same signed request (kept in
   AMANAT_CLI_STATE_DIR, default ~/.local/state/amanat/cli-requests) and prints the API's first answer.
   K defaults to one derived from the command; give a new K to sign a new decision.
+  rebalance --dry-run [--json]      the hot/cold ratios and the rebalancer's plan, client by client; nothing moves (HOT-02)
+  rebalance [--json]                run the rebalancer now: snapshot the ratios and create the planned sweeps and refills
+                                    (AMANAT_API_KEY: a treasury or admin key; --dry-run also takes an auditor key)
+  recon run [--date YYYY-MM-DD] [--json]
+                                    run the daily reconciliation of a date now (default: the latest cut-off passed,
+                                    Astana time); idempotent per date (AMANAT_API_KEY: an admin key)
   report verify FILE [--signature SIGFILE] [--public-key HEX]
                                     verify a downloaded report offline (JSON embeds its signature; CSV/PDF need the
                                     detached signature file); exit 0 valid, 1 invalid (docs/reports.md)
@@ -218,7 +225,8 @@ async function main(argv: string[]): Promise<number> {
     args: argv, allowPositionals: true,
     options: { json: { type: 'boolean', default: false }, role: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', default: false },
       approver: { type: 'string' }, key: { type: 'string' }, 'valid-minutes': { type: 'string' }, reason: { type: 'string' }, 'idempotency-key': { type: 'string' },
-      signature: { type: 'string' }, 'public-key': { type: 'string' }, report: { type: 'string' }, root: { type: 'string' }, sum: { type: 'string' } },
+      signature: { type: 'string' }, 'public-key': { type: 'string' }, report: { type: 'string' }, root: { type: 'string' }, sum: { type: 'string' },
+      'dry-run': { type: 'boolean', default: false }, date: { type: 'string' } },
   });
   const [group, command] = positionals;
   if (values.help || !group) { process.stdout.write(`${USAGE}\n`); return values.help ? 0 : 2; }
@@ -280,8 +288,50 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
+  if (group === 'rebalance' && command === undefined) return rebalance(values['dry-run'], values.json);
+  if (group === 'recon' && command === 'run') return reconRun(values.date, values.json);
   process.stderr.write(`${USAGE}\n`);
   return 2;
+}
+
+/**
+ * REC-01: `amanat recon run [--date YYYY-MM-DD]` runs the reconciliation of a date now (default: the
+ * latest date whose cut-off passed, Astana time) through POST /v1/reconciliations (an admin key).
+ * One Idempotency-Key per date: the same command again is the same request, and the run is per date.
+ */
+async function reconRun(date: string | undefined, json: boolean): Promise<number> {
+  if (date !== undefined && !/^\d{4}-\d{2}-\d{2}$/.test(date)) throw new UsageError('--date is YYYY-MM-DD');
+  const reportDate = date ?? latestDueDate(new Date(), loadConfig().reconciliation.cutoffTime);
+  const answer = await api('POST', '/v1/reconciliations', { reportDate }, `cli-recon-${reportDate}`);
+  if (answer.status >= 400) throw new Error(problemText(answer));
+  if (json) { process.stdout.write(`${JSON.stringify(answer.json, null, 2)}\n`); return 0; }
+  const run = answer.json.run as Json;
+  process.stdout.write(`reconciliation ${run.reportDate}: ${run.state}; report ${run.reportId ?? '-'}; ${JSON.stringify(run.summary ?? {})}\n`);
+  return run.state === 'done' ? 0 : 1;
+}
+
+/** HOT-02: `amanat rebalance --dry-run` prints the plan (GET /v1/rebalancing/plan); without it, runs the rebalancer now. */
+async function rebalance(dryRun: boolean, json: boolean): Promise<number> {
+  const pct = (bp: number | null) => (bp === null ? '-' : `${Math.floor(bp / 100)}.${String(bp % 100).padStart(2, '0')} %`);
+  // A run is idempotent by itself (one tier move per client and asset in flight); each run is its own request.
+  const answer = dryRun ? await api('GET', '/v1/rebalancing/plan') : await api('POST', '/v1/rebalancing/run', {}, `cli-rebalance-${randomBytes(12).toString('hex')}`);
+  if (answer.status >= 400) throw new Error(problemText(answer));
+  if (json) { process.stdout.write(`${JSON.stringify(answer.json, null, 2)}\n`); return 0; }
+  const { ratios, plan, created } = answer.json as { ratios: Json; plan: Json; created?: Json[] };
+  for (const a of ratios.assets) {
+    process.stdout.write(`${a.asset}  retail hot ${a.retail.hot} / cold ${a.retail.cold} = ${pct(a.retail.shareBp)} (after moves in flight ${pct(a.retail.projectedShareBp)}; `
+      + `target ${pct(a.retail.targetBp)}, alert ${pct(a.retail.alertBp)}, cap ${pct(a.retail.capBp)})${a.retail.breach ? '  BREACH' : ''}`
+      + `   all clients ${pct(a.allClients.shareBp)}\n`);
+  }
+  if (ratios.usd) process.stdout.write(`USD  retail ${pct(ratios.usd.retail.shareBp)}  all clients ${pct(ratios.usd.allClients.shareBp)}  (prices ${ratios.usd.priceVersion})\n`);
+  process.stdout.write(`${dryRun ? 'plan (dry run, nothing moves)' : 'plan'}: ${plan.moves.length} move(s)\n`);
+  for (const m of plan.moves) {
+    process.stdout.write(`  ${m.kind} ${m.amount} ${m.asset}  client ${m.clientId}  ${m.from} wallet ${m.sourceWalletId} -> ${m.to} wallet ${m.destinationWalletId}`
+      + `  hot share ${pct(m.shareBpBefore)} -> ${pct(m.shareBpAfter)}  (${m.why})\n`);
+  }
+  for (const s of plan.skipped) process.stdout.write(`  skipped ${s.asset} client ${s.clientId}: ${s.reason}\n`);
+  if (created) process.stdout.write(`created ${created.length} tier move(s): ${created.map((w: Json) => `${w.kind} ${w.id}`).join(', ') || '-'}\n`);
+  return 0;
 }
 
 main(process.argv.slice(2)).then((code) => process.exit(code), (error: unknown) => {

@@ -65,6 +65,17 @@ export function rebalancingRoutes(deps: {
       },
     }),
     defineRoute({
+      method: 'post', path: '/v1/rebalancing/run', tag: 'rebalancing', roles: ['treasury', 'admin'],
+      summary: 'HOT-02 run the rebalancer now (as the schedule does): snapshot the ratios (history, breach incidents) and create the planned sweeps and refills; idempotent by itself (one tier move per client and asset in flight)',
+      body: z.strictObject({}),
+      async handler() {
+        // The run works in its own short transactions (and calls the signer for fresh addresses with none open), not in this request's.
+        const result = await deps.rebalancer.run();
+        return { status: 200, body: { ratios: presentRatios(assets, result.snapshot), plan: presentPlan(assets, result.plan),
+          created: result.created.map((w) => presentWithdrawal(assets, w)), failed: result.failed } };
+      },
+    }),
+    defineRoute({
       method: 'get', path: '/v1/audit/hot-ratio', tag: 'audit', roles: READERS,
       summary: 'HOT-01 history: the stored hot-ratio snapshots (per asset and pool, and the USD pools in cents) between from and to',
       query: z.strictObject({ from: isoInstant.optional(), to: isoInstant.optional(), asset: z.union([assetCode, z.literal('USD')]).optional(),
