@@ -32,6 +32,7 @@ import { consoleRoutes } from './console/console-routes.ts';
 import { ProofService, ReportService, StatementService, openProofSecret, reportRoutes } from './reports/index.ts';
 import { loadStaticPrices } from './pricing/index.ts';
 import path from 'node:path';
+import { createRebalancing, rebalancingRoutes, type RebalancingModule } from './rebalancing/index.ts';
 import { createIncidentService, type IncidentService } from './incidents/index.ts';
 import { incidentRoutes } from './incidents/incident-routes.ts';
 import { inTransaction } from './platform/tx.ts';
@@ -41,7 +42,7 @@ export const VERSION = '0.1.0';
 export interface Amanat {
   http: express.Express;
   routes: readonly RouteDef[];
-  services: { assets: AssetRegistry; ledger: LedgerService; clients: ClientService; apiKeys: ApiKeyService; audit: AuditLog; withdrawals: WithdrawalModule; reports: ReportService; proofs: ProofService; statements: StatementService; incidents: IncidentService };
+  services: { assets: AssetRegistry; ledger: LedgerService; clients: ClientService; apiKeys: ApiKeyService; audit: AuditLog; withdrawals: WithdrawalModule; reports: ReportService; proofs: ProofService; statements: StatementService; rebalancing: RebalancingModule; incidents: IncidentService };
   /** Hold expiry and audit sealing loops. */
   startBackground(): void;
   stopBackground(): Promise<void>;
@@ -84,6 +85,7 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
   const statementPrices = loadStaticPrices(path.resolve(import.meta.dirname, '..', config.withdrawals.pricesFile),
     config.withdrawals.priceMaxAgeSeconds > 0 ? { maxAgeSeconds: config.withdrawals.priceMaxAgeSeconds } : {});
   const statements = new StatementService({ reports, ledger, clients, assets, prices: statementPrices, kyc: (q, clientId) => withdrawals.travelRule.readKyc(q, clientId) });
+  const rebalancing = createRebalancing({ config, pool, assets, withdrawals: withdrawals.service, wallets: deps.wallets, incidents, log });
 
   const routes: RouteDef[] = [];
   routes.push(
@@ -101,6 +103,7 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
     ...caseRoutes({ cases, clients }),
     ...reportRoutes({ pool, reports, proofs, statements, ledger, clients, assets }),
     ...incidentRoutes({ incidents, clients, assets, normalizeDestination: (asset, address) => withdrawals.service.normalizeDestination(asset, address) }),
+    ...rebalancingRoutes({ assets, ratio: rebalancing.ratio, configs: rebalancing.configs, rebalancer: rebalancing.rebalancer, withdrawals: withdrawals.service }),
     ...consoleRoutes(),
   );
   if (config.env === 'development' && chains && (chains.bitcoin.dev || chains.ethereum.dev)) {
@@ -123,7 +126,7 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
   return {
     http,
     routes,
-    services: { assets, ledger, clients, apiKeys, audit, withdrawals, reports, proofs, statements, incidents },
+    services: { assets, ledger, clients, apiKeys, audit, withdrawals, reports, proofs, statements, rebalancing, incidents },
     startBackground() {
       loop('hold-expiry', config.ledger.expiryIntervalMs, () => ledger.expireHolds(1000));
       loop('audit-seal', config.audit.sealIntervalMs, () => audit.seal(10_000));
@@ -136,6 +139,8 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
       for (const scanner of chains?.scanners ?? []) loop(`scan-${scanner.chain}`, config.deposits.scanIntervalMs, () => scanner.tick());
       const pipeline = withdrawals.pipeline;
       if (pipeline) loop('withdrawals', config.withdrawals.workerIntervalMs, () => pipeline.drain(100));
+      // HOT-01/HOT-02: ratio snapshot (history, HOT-06 incidents) and the rebalancer's sweeps, on a schedule.
+      if (config.rebalancing.enabled) loop('rebalancing', config.rebalancing.intervalMs, () => rebalancing.rebalancer.run());
     },
     async stopBackground() {
       for (const t of timers.splice(0)) clearInterval(t);
