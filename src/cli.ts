@@ -33,6 +33,7 @@ import { rejectionMessage } from './withdrawals/approvers.ts';
 import { hashOf, sha256Hex } from './platform/canonical.ts';
 import { proofVerifyCommand, reportVerifyCommand } from './reports/cli-commands.ts';
 import { latestDueDate } from './reconciliation/schedule.ts';
+import { incidentsCommand, INCIDENTS_USAGE } from './incidents/incident-cli.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the CLI prints whatever JSON the API answers
 type Json = any;
@@ -205,7 +206,8 @@ const USAGE = `usage: amanat <command>
                                     verify a downloaded report offline (JSON embeds its signature; CSV/PDF need the
                                     detached signature file); exit 0 valid, 1 invalid (docs/reports.md)
   proof verify FILE [--report SIGNED_REPORT.json] [--root HASH --sum N]
-                                    verify a proof-of-reserves inclusion proof offline (docs/reports.md)`;
+                                    verify a proof-of-reserves inclusion proof offline (docs/reports.md)
+${INCIDENTS_USAGE}`;
 
 async function withPool<T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> {
   const config = loadConfig();
@@ -226,7 +228,8 @@ async function main(argv: string[]): Promise<number> {
     options: { json: { type: 'boolean', default: false }, role: { type: 'string' }, name: { type: 'string' }, help: { type: 'boolean', default: false },
       approver: { type: 'string' }, key: { type: 'string' }, 'valid-minutes': { type: 'string' }, reason: { type: 'string' }, 'idempotency-key': { type: 'string' },
       signature: { type: 'string' }, 'public-key': { type: 'string' }, report: { type: 'string' }, root: { type: 'string' }, sum: { type: 'string' },
-      'dry-run': { type: 'boolean', default: false }, date: { type: 'string' } },
+      'dry-run': { type: 'boolean', default: false }, date: { type: 'string' },
+      state: { type: 'string' }, reference: { type: 'string' }, 'not-a-breach': { type: 'string' }, 'decided-by': { type: 'string' }, note: { type: 'string' }, format: { type: 'string' } },
   });
   const [group, command] = positionals;
   if (values.help || !group) { process.stdout.write(`${USAGE}\n`); return values.help ? 0 : 2; }
@@ -288,6 +291,7 @@ async function main(argv: string[]): Promise<number> {
       return 2;
     }
   }
+  if (group === 'incidents') return incidentsCommand(command, positionals[2], values, io);
   if (group === 'rebalance' && command === undefined) return rebalance(values['dry-run'], values.json);
   if (group === 'recon' && command === 'run') return reconRun(values.date, values.json);
   process.stderr.write(`${USAGE}\n`);

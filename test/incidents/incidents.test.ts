@@ -7,6 +7,10 @@ import assert from 'node:assert/strict';
 import { inTransaction } from '../../src/platform/tx.ts';
 import type { IncidentService } from '../../src/incidents/index.ts';
 import { startTestApp, type TestApp } from '../helpers/app.ts';
+import { runCli } from '../helpers/treasury.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 let app: TestApp;
 let incidents: IncidentService;
@@ -154,4 +158,30 @@ test('REC-05 every auditor access is in the audit log, refused reads included', 
   ], 'both auditor reads, and not the treasury read');
   assert.deepEqual(auditorRows[0]!.details.query, { state: 'open', limit: 100 });
   assert.ok(auditorRows.every((r) => r.actor.startsWith('apikey:')));
+});
+
+test('REG-06 amanat incidents list, show, notice and close: close refuses without a reference or decision, then closes with the AFSA reference', async () => {
+  const i = await inTransaction(app.db.app, (q) => incidents.open(q, { type: 'recon_break', dedupeKey: 'cli', summary: 'unknown inflow on client wallet', awareAt: astana('2026-12-04T17:00:00') }));
+  const stateDir = mkdtempSync(path.join(process.env.AMANAT_TEST_TMP ?? tmpdir(), 'inc-cli-'));
+  const as = (role: 'auditor' | 'admin') => ({ apiUrl: app.url, apiKey: app.keys[role], stateDir });
+  const list = await runCli(['incidents', 'list', '--state', 'open', '--json'], as('auditor'));
+  assert.equal(list.code, 0, list.stderr);
+  assert.ok((JSON.parse(list.stdout).incidents as { id: string }[]).some((x) => x.id === i.id));
+  const show = await runCli(['incidents', 'show', i.id], as('auditor'));
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, new RegExp(`notify AFSA by ${astana('2026-12-07T17:00:00').toISOString()}`));
+  const notice = await runCli(['incidents', 'notice', i.id], as('auditor'));
+  assert.equal(notice.code, 0, notice.stderr);
+  assert.match(notice.stdout, /# Notice to the AFSA: An unexplained difference between the client asset records and the blockchain \(DRAFT\)/);
+  const bare = await runCli(['incidents', 'close', i.id], as('admin'));
+  assert.equal(bare.code, 2, 'neither a reference nor a decision: usage');
+  assert.equal((await incidents.get(app.db.app, i.id)).state, 'open');
+  const byAuditor = await runCli(['incidents', 'close', i.id, '--reference', 'AFSA-CLI-1'], as('auditor'));
+  assert.notEqual(byAuditor.code, 0);
+  assert.match(byAuditor.stderr, /403 FORBIDDEN/);
+  const closed = await runCli(['incidents', 'close', i.id, '--reference', 'AFSA-CLI-1'], as('admin'));
+  assert.equal(closed.code, 0, closed.stderr);
+  assert.equal((await incidents.get(app.db.app, i.id)).afsaReference, 'AFSA-CLI-1');
+  const again = await runCli(['incidents', 'close', i.id, '--reference', 'AFSA-CLI-1'], as('admin'));
+  assert.equal(again.code, 0, `the same command again is the same request: ${again.stderr}`);
 });
