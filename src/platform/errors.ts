@@ -67,6 +67,7 @@ export type ErrorCode =
   | 'REPORT_CONFLICT'
   | 'REPORT_NOT_FOUND'
   | 'PROOF_NOT_FOUND'
+  | 'SIGNER_NOT_CONFIGURED'
   | 'INTERNAL';
 
 export class DomainError extends Error {

@@ -16,6 +16,8 @@ import type { ProofService } from './proof-service.ts';
 import type { StatementService } from './statements.ts';
 
 const AUDIT_READERS = ['auditor', 'treasury', 'admin'] as const;
+/** An ISO instant that is also a real date (2026-02-30 is refused here, not at the database). */
+const instant = isoInstant.refine((value) => !Number.isNaN(Date.parse(value)), 'not a real instant');
 
 export function presentReport(report: PublishedReport): Record<string, unknown> {
   return {
@@ -34,7 +36,7 @@ export function reportRoutes(deps: {
     defineRoute({
       method: 'get', path: '/v1/audit/reports', tag: 'reports', roles: AUDIT_READERS,
       summary: 'Signed reports, newest first (kind, from/to on the creation time)',
-      query: z.strictObject({ kind: z.enum(REPORT_KINDS).optional(), from: isoInstant.optional(), to: isoInstant.optional() }),
+      query: z.strictObject({ kind: z.enum(REPORT_KINDS).optional(), from: instant.optional(), to: instant.optional() }),
       async handler({ query, q }) {
         const list = await reports.list({
           ...(query.kind ? { kind: query.kind } : {}), ...(query.from ? { from: new Date(query.from) } : {}), ...(query.to ? { to: new Date(query.to) } : {}),
@@ -79,7 +81,7 @@ export function reportRoutes(deps: {
     defineRoute({
       method: 'get', path: '/v1/audit/balances', tag: 'reports', roles: AUDIT_READERS,
       summary: 'SEG-08: every client\'s entitlement and holdings (hot, cold) per asset as of an instant, from the ledger\'s balance after each posting',
-      query: z.strictObject({ asOf: isoInstant, asset: assetCode.optional(), clientId: uuid.optional() }),
+      query: z.strictObject({ asOf: instant, asset: assetCode.optional(), clientId: uuid.optional() }),
       async handler({ query, q }) {
         const asOf = new Date(query.asOf);
         if (asOf.getTime() > Date.now()) throw new DomainError('VALIDATION_FAILED', 'asOf is in the future');
@@ -126,7 +128,7 @@ export function reportRoutes(deps: {
     defineRoute({
       method: 'post', path: '/v1/reports/proof-of-reserves', tag: 'reports', roles: ['treasury', 'admin'],
       summary: 'Publish a proof-of-reserves report as of an instant (default now): a liability root per asset, reserves from the holdings book',
-      body: z.strictObject({ asOf: isoInstant.optional() }).optional(),
+      body: z.strictObject({ asOf: instant.optional() }).optional(),
       responses: { 201: 'The published report' },
       async handler({ body }) {
         const asOf = body?.asOf ? new Date(body.asOf) : new Date();

@@ -81,7 +81,9 @@ export class ReportService {
   constructor(private readonly pool: pg.Pool, private readonly signer: ReportSigner | undefined) {}
 
   private requireSigner(): ReportSigner {
-    if (!this.signer) throw new DomainError('SIGNER_UNAVAILABLE', 'no signer is configured: reports cannot be signed');
+    // This instance has no signer (a read-only replica, a test app): nothing can be signed here. Not
+    // an outage (that is SIGNER_UNAVAILABLE, 503, from the client): a configuration.
+    if (!this.signer) throw new DomainError('SIGNER_NOT_CONFIGURED', 'this instance has no signer: reports cannot be signed here');
     return this.signer;
   }
 
@@ -194,7 +196,16 @@ export class ReportService {
     return detachedSignature(report.manifest, report.signature);
   }
 
-  async reportKey(): Promise<ReportKeyInfo> {
-    return this.requireSigner().reportKey();
+  /** The signer's report key; on an instance without a signer, the key of the latest signed report. */
+  async reportKey(): Promise<ReportKeyInfo & { source: 'signer' | 'latest signed report' }> {
+    if (this.signer) return { ...(await this.signer.reportKey()), source: 'signer' };
+    const { rows } = await this.pool.query<{ key_id: string; public_key: string; created_at: Date }>(
+      'select key_id, public_key, created_at from report_signatures order by created_at desc limit 1');
+    const latest = rows[0];
+    if (!latest) throw new DomainError('SIGNER_NOT_CONFIGURED', 'this instance has no signer and no signed report: the report key is not known here');
+    return {
+      keyId: latest.key_id, algorithm: 'ecdsa-secp256k1-sha256', publicKey: latest.public_key, fingerprint: reportKeyFingerprint(latest.public_key),
+      created: latest.created_at.toISOString(), source: 'latest signed report',
+    };
   }
 }
