@@ -30,6 +30,7 @@ import { createCaseService, type CaseService } from './cases/index.ts';
 import { caseRoutes } from './cases/case-routes.ts';
 import { consoleRoutes } from './console/console-routes.ts';
 import { ProofService, ReportService, StatementService, openProofSecret, reportRoutes } from './reports/index.ts';
+import { ReconciliationService, BitcoinChainReader, EthereumChainReader, reconciliationRoutes } from './reconciliation/index.ts';
 import { loadStaticPrices } from './pricing/index.ts';
 import path from 'node:path';
 import { createRebalancing, rebalancingRoutes, type RebalancingModule } from './rebalancing/index.ts';
@@ -84,6 +85,14 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
   const proofs = new ProofService({ secret: openProofSecret(`${config.dataDir}/secrets/proof-of-reserves.secret`), reports, ledger, assets });
   const statementPrices = loadStaticPrices(path.resolve(import.meta.dirname, '..', config.withdrawals.pricesFile),
     config.withdrawals.priceMaxAgeSeconds > 0 ? { maxAgeSeconds: config.withdrawals.priceMaxAgeSeconds } : {});
+  // REC-01: the daily reconciliation reads the nodes themselves (bcoin's address index on its REST port, Ethereum JSON-RPC batches).
+  const reconciliation = new ReconciliationService({
+    pool, ledger, assets, incidents, reports, prices: statementPrices, config: config.reconciliation, log,
+    bitcoin: chains ? new BitcoinChainReader(chains.bitcoin.rpc, chains.bitcoin.dev
+      ? { restUrl: chains.bitcoin.dev.rpcUrl, apiKey: chains.bitcoin.dev.apiKey }
+      : { restUrl: config.chains.bitcoin.rpcUrl!, username: config.chains.bitcoin.rpcUser, apiKey: config.chains.bitcoin.rpcPassword }) : undefined,
+    ethereum: chains ? new EthereumChainReader(chains.ethereum.rpc) : undefined,
+  });
   const statements = new StatementService({ reports, ledger, clients, assets, prices: statementPrices, kyc: (q, clientId) => withdrawals.travelRule.readKyc(q, clientId) });
   const rebalancing = createRebalancing({ config, pool, assets, withdrawals: withdrawals.service, wallets: deps.wallets, incidents, log });
 
@@ -102,6 +111,7 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
     ...treasuryRoutes({ withdrawals: withdrawals.service, assets, ledger }),
     ...caseRoutes({ cases, clients }),
     ...reportRoutes({ pool, reports, proofs, statements, ledger, clients, assets }),
+    ...reconciliationRoutes({ reconciliation }),
     ...incidentRoutes({ incidents, clients, assets, normalizeDestination: (asset, address) => withdrawals.service.normalizeDestination(asset, address) }),
     ...rebalancingRoutes({ assets, ratio: rebalancing.ratio, configs: rebalancing.configs, rebalancer: rebalancing.rebalancer, withdrawals: withdrawals.service }),
     ...consoleRoutes(),
@@ -137,6 +147,8 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
         for (const i of raised.overdue) log.error({ incidentId: i.id, type: i.type, severity: i.severity, latestDeadlineAt: i.latestDeadlineAt }, 'incident: AFSA notification deadline passed');
       });
       for (const scanner of chains?.scanners ?? []) loop(`scan-${scanner.chain}`, config.deposits.scanIntervalMs, () => scanner.tick());
+      // REC-01: the daily run at the cut-off (Astana), unfinished runs resumed, missed days turned into incidents.
+      if (chains) loop('reconciliation', config.reconciliation.intervalMs, () => reconciliation.tick());
       const pipeline = withdrawals.pipeline;
       if (pipeline) loop('withdrawals', config.withdrawals.workerIntervalMs, () => pipeline.drain(100));
       // HOT-01/HOT-02: ratio snapshot (history, HOT-06 incidents) and the rebalancer's sweeps, on a schedule.

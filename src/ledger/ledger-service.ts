@@ -445,6 +445,35 @@ export class LedgerService {
     return { hot: rows[0]!.hot ?? 0n, cold: rows[0]!.cold ?? 0n };
   }
 
+  /**
+   * REC-01: every client-trust and house account with its balance as of `asOf`: the stored balance
+   * less what was posted after `asOf`. When the books are whole this is the balance_after of the last
+   * posting at or before `asOf` (docs/ledger.md, As-of balances); a balance changed without a posting
+   * (by hand, as the database owner) shows here, so the reconciliation sees it against the chain.
+   */
+  async accountsAsOf(q: Queryable, asOf: Date): Promise<{ accountId: number; code: string; root: string; book: string; kind: string; asset: string; clientId: string | null; balance: bigint }[]> {
+    const { rows } = await q.query<{ id: number; code: string; root: string; book: string; kind: string; asset: string; client_id: string | null; balance: bigint }>(
+      `select a.id, a.code, a.root, a.book, a.kind, a.asset, a.client_id,
+         a.balance - coalesce((select sum(p.amount) from postings p join journal_entries e on e.id = p.entry_id
+                               where p.account_id = a.id and e.created_at > $1), 0) as balance
+       from accounts a where a.root in ('client_trust', 'house') order by a.id`, [asOf]);
+    return rows.map((r) => ({ accountId: r.id, code: r.code, root: r.root, book: r.book, kind: r.kind, asset: r.asset, clientId: r.client_id, balance: BigInt(r.balance) }));
+  }
+
+  /**
+   * REC-02: what the journal booked on each holdings account up to `asOf`, summed per transaction it
+   * names (cause.txid) or, for an entry that names none, per entry (`entry:<id>`).
+   */
+  async holdingsMovementsAsOf(q: Queryable, asOf: Date): Promise<{ account: string; key: string; txid: string | null; amount: bigint; bookedAt: Date; entryIds: number[] }[]> {
+    const { rows } = await q.query<{ code: string; key: string; txid: string | null; amount: bigint; booked_at: Date; entry_ids: number[] }>(
+      `select a.code, coalesce(e.cause->>'txid', 'entry:' || e.id) as key, e.cause->>'txid' as txid, sum(p.amount) as amount,
+              min(e.created_at) as booked_at, array_agg(distinct e.id) as entry_ids
+       from postings p join accounts a on a.id = p.account_id join journal_entries e on e.id = p.entry_id
+       where a.book = 'holdings' and a.root in ('client_trust', 'house') and e.created_at <= $1
+       group by a.code, 2, 3`, [asOf]);
+    return rows.map((r) => ({ account: r.code, key: r.key, txid: r.txid, amount: BigInt(r.amount), bookedAt: r.booked_at, entryIds: r.entry_ids.map(Number) }));
+  }
+
   /** Σ balances per asset and book over all accounts: zero when the books are whole (SEG-06). */
   async controlTotals(q: Queryable): Promise<{ asset: string; book: string; total: bigint }[]> {
     const { rows } = await q.query<{ asset: string; book: string; total: bigint }>(

@@ -126,7 +126,7 @@ export const configSchema = z.object({
       .describe('RECON_ETHEREUM_FROM_BLOCK: the first block scanned for movements touching our Ethereum addresses (the block our first wallet was made in)'),
     intervalMs: z.coerce.number().int().min(1_000).max(3_600_000).default(60_000)
       .describe('RECON_INTERVAL_MS: how often the scheduler checks for a due, unfinished or missed run'),
-    leaseSeconds: z.coerce.number().int().min(10).max(86_400).default(600)
+    leaseSeconds: z.coerce.number().int().min(1).max(86_400).default(600)
       .describe('RECON_LEASE_SECONDS: a run claimed by a process that died is taken over after this long'),
   }),
   incidents: z.object({

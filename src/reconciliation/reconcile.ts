@@ -14,7 +14,7 @@
 // by hand, a movement the node does not show as a transaction) is one balance_mismatch on the line.
 import type { ChainMovement } from './chain-readers.ts';
 
-export type BreakClass = 'timing' | 'unknown_inflow' | 'unknown_outflow' | 'missing_movement' | 'amount_mismatch' | 'balance_mismatch' | 'no_node';
+export type BreakClass = 'timing' | 'unknown_inflow' | 'unknown_outflow' | 'missing_movement' | 'amount_mismatch' | 'balance_mismatch';
 
 export interface ReconLine {
   /** Holdings account code (client_trust/<client>/<asset>/client_wallet_hot, house/<asset>/house_wallet_gas ...). */

@@ -53,13 +53,14 @@ export interface ReconciliationReportContent {
   cutoffAt: string;
   snapshotAt: string;
   chains: { chain: string; height: string; blockHash: string }[];
-  /** Assets whose chain had no node this run: not reconciled (a break of its own). */
+  /** Assets whose chain had no node this run (wallets exist on it): not reconciled, listed apart. */
   notReconciled: string[];
   assets: AssetSummary[];
   house: { account: string; asset: string; onChain: string; holdings: string; addresses: string[] }[];
   matching: { chain: string; chainMovements: string; journalItems: string; matched: string; timing: string; unmatchedChain: string; unmatchedJournal: string; amountMismatches: string }[];
   breaks: BreakView[];
   settlement: { clientId: string; asset: string; entitlement: string; holdings: string; pending: string }[];
+  /** No break on any reconciled line (assets in notReconciled are not lines). */
   allLinesMatched: boolean;
 }
 

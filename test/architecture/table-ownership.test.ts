@@ -28,6 +28,7 @@ const OWNER: Record<string, string> = {
   withdrawals: 'withdrawals', withdrawal_quotes: 'withdrawals', withdrawal_approvals: 'withdrawals', withdrawal_rejections: 'withdrawals',
   withdrawal_transitions: 'withdrawals', withdrawal_transactions: 'withdrawals', address_book: 'withdrawals', eth_nonces: 'withdrawals',
   own_transactions: 'withdrawals',
+  recon_runs: 'reconciliation', recon_breaks: 'reconciliation',
   hot_ratio_config: 'rebalancing', hot_ratio_snapshots: 'rebalancing',
 };
 
