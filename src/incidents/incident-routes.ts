@@ -95,6 +95,23 @@ export function incidentRoutes(deps: { incidents: IncidentService; clients: Clie
       },
     }),
     defineRoute({
+      method: 'post', path: '/v1/security-events', tag: 'incidents', roles: ['admin'],
+      summary: 'Report a security event (HSM tamper, signer policy-bypass attempt, key compromise, unauthorised admin access): it opens or finds the incident of its severity; SEV-1 carries an immediate AFSA notification task (REG-07)',
+      body: z.strictObject({
+        kind: z.enum(['hsm_tamper', 'signer_policy_bypass', 'key_compromise', 'unauthorised_admin_access', 'repeated_auth_failure']),
+        code: z.string().min(1).max(64).regex(/^[A-Z0-9_]+$/).optional(), reference: token(200), summary: prose(500), awareAt: isoInstant.optional(),
+        clientIds: z.array(uuid).max(10_000).default([]),
+      }),
+      responses: { 201: 'The incident (the open one for the same kind and reference)', 404: 'CLIENT_NOT_FOUND' },
+      async handler({ body, q, actorLabel }) {
+        for (const c of body.clientIds) await clients.get(q, c);
+        if (body.awareAt && new Date(body.awareAt).getTime() > Date.now() + 60_000) throw new DomainError('BAD_ARGUMENT', 'awareAt is in the future');
+        const incident = await incidents.reportSecurityEvent(q, { kind: body.kind, code: body.code, dedupeKey: body.reference, summary: body.summary,
+          awareAt: body.awareAt ? new Date(body.awareAt) : undefined, clientIds: body.clientIds, actor: actorLabel, detail: { reportedBy: actorLabel } });
+        return { status: 201, body: { incident: presentIncident(incident) }, subject: incident.id };
+      },
+    }),
+    defineRoute({
       method: 'post', path: '/v1/incidents/:incidentId/afsa-notice', tag: 'incidents', roles: ['admin'],
       summary: 'Record that the written notice was filed with AFSA, with its submission reference',
       params: incidentId, body: z.strictObject({ reference: token(200) }), responses: { 200: 'Recorded', 404: 'INCIDENT_NOT_FOUND', 409: 'INCIDENT_STATE' },

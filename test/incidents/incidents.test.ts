@@ -86,6 +86,15 @@ test('REG-07 a simulated HSM tamper event opens a SEV-1 incident with an immedia
   }
   const admin = await inTransaction(app.db.app, (q) => incidents.reportSecurityEvent(q, { kind: 'unauthorised_admin_access', dedupeKey: 'key-x', summary: 'admin key used from an unknown network' }));
   assert.equal(admin.severity, 'sev1');
+  // Monitoring reports over HTTP: the same event twice is one incident.
+  const body = { kind: 'hsm_tamper', reference: 'cold-token-7', summary: 'cold HSM token tamper switch' };
+  const reported = await app.call('POST', '/v1/security-events', { key: app.keys.admin, body });
+  assert.equal(reported.status, 201, JSON.stringify(reported.body));
+  assert.equal(reported.body.incident.severity, 'sev1');
+  assert.equal(reported.body.incident.notification, 'immediate');
+  assert.equal(reported.body.incident.deadlineAt, reported.body.incident.awareAt);
+  assert.ok(Math.abs(Date.parse(reported.body.incident.awareAt) - Date.now()) < 60_000, 'the task exists within minutes of the event');
+  assert.equal((await app.call('POST', '/v1/security-events', { key: app.keys.admin, body })).body.incident.id, reported.body.incident.id);
 });
 
 test('REG-06 escalation fires once before the deadline and once when it has passed, only for incidents not yet notified', async () => {
