@@ -171,7 +171,8 @@ export class Rebalancer {
         const result = move.kind === 'sweep'
           ? await this.createMove(move, 'rebalancer', { trigger: 'schedule', why: move.why, shareBpBefore: move.shareBpBefore, shareBpAfter: move.shareBpAfter })
           : await this.requestRefill({ clientId: move.clientId, asset: move.asset, amount: move.amount, initiator: 'rebalancer', reason: move.why });
-        created.push(result);
+        // A move already in flight (created by another run meanwhile) is not created again.
+        if (result.created) created.push(result.withdrawal);
       } catch (error) {
         const code = error instanceof DomainError ? error.code : 'INTERNAL';
         failed.push({ clientId: move.clientId, asset: move.asset, code, detail: error instanceof Error ? error.message : String(error) });
@@ -194,12 +195,11 @@ export class Rebalancer {
     return { address: address.address, keyId: address.keyId, walletId };
   }
 
-  private async createMove(move: PlannedMove, initiator: string, reason: Record<string, unknown>): Promise<WithdrawalRow> {
+  private async createMove(move: PlannedMove, initiator: string, reason: Record<string, unknown>): Promise<{ withdrawal: WithdrawalRow; created: boolean }> {
     assertSameClient(move);
     const destination = await this.destination(move.destinationWalletId, move.chain);
-    const { withdrawal } = await inTransaction(this.deps.pool, (q) => this.deps.withdrawals.createTierMove(q, {
+    return inTransaction(this.deps.pool, (q) => this.deps.withdrawals.createTierMove(q, {
       networkFeeMax: this.deps.networkFeeMax(this.deps.assets.get(move.asset)), kind: move.kind, clientId: move.clientId, asset: move.asset, amount: move.amount, destination, initiator, reason, actor: initiator }));
-    return withdrawal;
   }
 
   /**
@@ -209,7 +209,7 @@ export class Rebalancer {
    * one transaction under a per-asset lock, so two refills cannot both pass on the same headroom.
    * It then waits for the treasury quorum like a cold withdrawal.
    */
-  async requestRefill(input: { clientId: string; asset: string; amount: bigint; initiator: string; reason: string }): Promise<WithdrawalRow> {
+  async requestRefill(input: { clientId: string; asset: string; amount: bigint; initiator: string; reason: string }): Promise<{ withdrawal: WithdrawalRow; created: boolean }> {
     const asset = this.deps.assets.get(input.asset);
     if (input.amount <= 0n) throw new DomainError('AMOUNT_INVALID', 'a refill moves more than nothing');
     const { rows: wallets } = await this.deps.pool.query<WalletRow>(
@@ -221,10 +221,9 @@ export class Rebalancer {
     return inTransaction(this.deps.pool, async (q) => {
       await q.query('select pg_advisory_xact_lock(hashtextextended($1, 7268))', [`hot-ratio/${asset.code}`]);
       await this.checkRefill(q, input.clientId, asset.code, input.amount);
-      const { withdrawal } = await this.deps.withdrawals.createTierMove(q, {
+      return this.deps.withdrawals.createTierMove(q, {
         networkFeeMax: this.deps.networkFeeMax(asset), kind: 'refill', clientId: input.clientId, asset: asset.code, amount: input.amount, destination, initiator: input.initiator,
         reason: { trigger: input.initiator === 'rebalancer' ? 'hot floor' : 'request', why: input.reason }, actor: input.initiator });
-      return withdrawal;
     });
   }
 

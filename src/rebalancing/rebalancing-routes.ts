@@ -97,11 +97,12 @@ export function rebalancingRoutes(deps: {
       method: 'post', path: '/v1/rebalancing/refills', tag: 'rebalancing', roles: ['treasury', 'admin'],
       summary: 'A cold -> hot refill for one client: refused (HOT_CAP_EXCEEDED) if it would take the hot share above the cap; otherwise it waits for the treasury quorum like a cold withdrawal',
       body: z.strictObject({ clientId: uuid, asset: assetCode, amount: decimalAmount, reason: z.string().min(1).max(500) }),
-      responses: { 201: 'Created', 422: 'HOT_CAP_EXCEEDED' },
+      responses: { 200: 'The refill already in flight for this client and asset', 201: 'Created', 422: 'HOT_CAP_EXCEEDED' },
       async handler({ body, actorLabel }) {
         const amount = assets.fromDecimal(body.asset, body.amount);
-        const w = await deps.rebalancer.requestRefill({ clientId: body.clientId, asset: body.asset, amount, initiator: actorLabel, reason: body.reason });
-        return { status: 201, body: presentWithdrawal(assets, w), subject: w.id };
+        const { withdrawal: w, created } = await deps.rebalancer.requestRefill({ clientId: body.clientId, asset: body.asset, amount, initiator: actorLabel, reason: body.reason });
+        // One tier move per client and asset in flight: asking again answers with the one in flight.
+        return { status: created ? 201 : 200, body: presentWithdrawal(assets, w), subject: w.id };
       },
     }),
     defineRoute({

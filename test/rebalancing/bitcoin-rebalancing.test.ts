@@ -59,7 +59,9 @@ test('HOT-02 HOT-03 SEG-04 deposits above the alert level are swept into the sam
   assert.equal(aliceSweep.approvals_required, 0, 'a sweep from hot needs no approvals');
   assert.equal(aliceSweep.source_tier, 'hot');
   assert.equal((await f.entitlement(alice, 'BTC')).held, aliceSweep.network_fee_max, 'only the network fee is held');
-  // Asked again while they are in flight: nothing new for these clients.
+  // Asked again while they are in flight: the planner counts them and plans nothing more for these clients.
+  const inFlightPlan = await r.rebalancer.plan(f.db.app);
+  assert.deepEqual(inFlightPlan.moves.filter((m) => m.clientId === alice || m.clientId === bob), [], 'the moves in flight are counted');
   const again = await r.rebalancer.run();
   assert.deepEqual([...sweepsOf(again.created, alice), ...sweepsOf(again.created, bob)], [], 'the moves in flight are counted: no second sweep');
   for (const [clientId, sweep, before] of [[alice, aliceSweep, 1_000_000n], [bob, bobSweep, 1_500_000n]] as const) {
@@ -129,7 +131,8 @@ test('HOT-01 HOT-02 a refill that would exceed 30 % is refused; one within the c
   assert.equal((await f.db.app.query(`select count(*)::int as n from withdrawals where client_id = $1`, [carol])).rows[0].n, 0, 'nothing was created');
   if ((3n * total) % 10n === 0n) await r.rebalancer.checkRefill(f.db.app, carol, 'BTC', atCap); // exactly 30.00 %: allowed
   const [alice, bob, carolOfficer] = f.approvers;
-  const refill = await r.rebalancer.requestRefill({ clientId: carol, asset: 'BTC', amount: 100_000n, initiator: alice!.userId, reason: 'float' });
+  const { withdrawal: refill, created } = await r.rebalancer.requestRefill({ clientId: carol, asset: 'BTC', amount: 100_000n, initiator: alice!.userId, reason: 'float' });
+  assert.equal(created, true);
   assert.equal(refill.kind, 'refill');
   assert.equal(refill.source_tier, 'cold');
   assert.equal(refill.approvals_required, 2);

@@ -160,7 +160,7 @@ test('HOT-03 a plan for 1,000 clients has no transfer with mismatched owners; th
   const plan = await r.rebalancer.plan(f.db.app);
   const moves = plan.moves.filter((m) => ids.includes(m.clientId));
   assert.equal(moves.length, 1000, 'every client above the alert level gets its own sweep');
-  const { rows: wallets } = await f.db.app.query<{ id: string; client_id: string; tier: string; chain: string }>('select id, client_id, tier, chain from wallets where client_id = any($1)', [ids]);
+  const { rows: wallets } = await f.db.app.query<{ id: string; client_id: string; tier: string; chain: string }>('select id, client_id, tier, chain from wallets');
   const byId = new Map(wallets.map((w) => [w.id, w]));
   for (const m of moves) {
     const source = byId.get(m.sourceWalletId)!;
