@@ -66,6 +66,20 @@ export class ProofService {
    */
   async buildAndRecord(q: Queryable, input: { reportKind: ReportKind; reportKey: string; asset: string; leaves: LiabilityLeaf[] }): Promise<TreeRoot> {
     const tree = buildLiabilityTree(input.asset, input.leaves.filter((leaf) => leaf.balance > 0n), this.secretFor(input.reportKind, input.reportKey));
+    return this.recordTree(q, { reportKind: input.reportKind, reportKey: input.reportKey, asset: input.asset, tree });
+  }
+
+  /**
+   * Stores a tree the caller built with buildLiabilityTree (its own salt seed): the root and every
+   * client's proof, so GET /v1/clients/:clientId/proof can serve them once the report is published.
+   * Every proof is checked against the root first. Idempotent as buildAndRecord.
+   */
+  async recordTree(q: Queryable, input: { reportKind: ReportKind; reportKey: string; asset: string; tree: ReturnType<typeof buildLiabilityTree> }): Promise<TreeRoot> {
+    const { tree } = input;
+    for (const proof of tree.proofs.values()) {
+      const check = verifyInclusion(proof, tree.root);
+      if (!check.ok || proof.asset !== input.asset) throw new DomainError('BAD_ARGUMENT', `the ${input.asset} tree's proof for client ${proof.clientId} does not verify: ${check.reason ?? 'another asset'}`);
+    }
     const inserted = await q.query(
       `insert into proof_of_reserves_trees (report_kind, report_key, asset, root_hash, root_sum, leaf_count) values ($1, $2, $3, $4, $5, $6)
        on conflict do nothing returning 1`,

@@ -7,7 +7,8 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { verifyInclusion } from '../../src/reports/index.ts';
+import { randomBytes } from 'node:crypto';
+import { buildLiabilityTree, renderPdf, verifyInclusion, type Renderers } from '../../src/reports/index.ts';
 import { runCli, startReportApp, tempDir, type ReportApp } from './report-app.ts';
 
 let app: ReportApp;
@@ -121,3 +122,26 @@ test('REC-05 PoR every client\'s proof from the API verifies offline against the
   assert.equal((await app.call('GET', `/v1/clients/${clients[0]}/proof?asset=BTC`, { key: app.keys.treasury })).status, 403);
   assert.equal((await app.call('GET', `/v1/clients/${clients[4]}/proof?asset=USDT&reportId=${reportId}`, { key: app.keys.exchange })).status, 404);
 });
+
+test('REC-05 PoR a tree the reconciliation built itself (its own salt seed) is stored with recordTree and served to each client with the root of the signed report', async () => {
+  const { proofs, reports } = app.amanat.services;
+  const leaves = clients.slice(0, 3).map((clientId, i) => ({ clientId, balance: BigInt(1_000 + i) }));
+  const tree = buildLiabilityTree('BTC', leaves, randomBytes(32));
+  await proofs.recordTree(app.db.app, { reportKind: 'reconciliation', reportKey: '2026-12-01', asset: 'BTC', tree });
+  // Recorded twice: the same root; another tree for the same report and asset: refused.
+  await proofs.recordTree(app.db.app, { reportKind: 'reconciliation', reportKey: '2026-12-01', asset: 'BTC', tree });
+  await assert.rejects(proofs.recordTree(app.db.app, { reportKind: 'reconciliation', reportKey: '2026-12-01', asset: 'BTC', tree: buildLiabilityTree('BTC', leaves, randomBytes(32)) }), /REPORT_CONFLICT|another root/);
+  const content = { type: 'test-reconciliation', assets: [{ asset: 'BTC', proofOfReserves: { root: tree.root.hash, sum: tree.root.sum.toString() } }] };
+  const report = await reports.publish({ kind: 'reconciliation', reportKey: '2026-12-01', content, renderers: proofOfReservesRenderersFor() });
+  for (const leaf of leaves) {
+    const answer = await app.call('GET', `/v1/clients/${leaf.clientId}/proof?asset=BTC&reportId=${report.id}`, { key: app.keys.exchange });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.rootInSignedReport, true);
+    assert.deepEqual(answer.body.verification, { ok: true });
+    assert.equal(answer.body.proof.balance, leaf.balance.toString());
+  }
+});
+
+function proofOfReservesRenderersFor(): Renderers {
+  return { csv: () => Buffer.from('asset,root\r\n'), pdf: (_content, meta) => renderPdf('test', [{ heading: 'roots' }], meta) };
+}
