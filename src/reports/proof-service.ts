@@ -148,6 +148,7 @@ export class ProofService {
     const reportKey = asOf.toISOString();
     const existing = await this.deps.reports.findByKey('proof_of_reserves', reportKey);
     if (existing) return existing;
+    this.deps.reports.assertCanSign();
     const balances = await this.deps.ledger.allClientBalancesAsOf(pool, asOf);
     const assets = [];
     for (const asset of this.deps.assets.list()) {

@@ -80,6 +80,11 @@ function toReport(row: ReportRow): PublishedReport | undefined {
 export class ReportService {
   constructor(private readonly pool: pg.Pool, private readonly signer: ReportSigner | undefined) {}
 
+  /** Throws SIGNER_NOT_CONFIGURED on an instance that cannot sign (check before writing anything a report needs). */
+  assertCanSign(): void {
+    this.requireSigner();
+  }
+
   private requireSigner(): ReportSigner {
     // This instance has no signer (a read-only replica, a test app): nothing can be signed here. Not
     // an outage (that is SIGNER_UNAVAILABLE, 503, from the client): a configuration.

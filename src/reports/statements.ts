@@ -101,7 +101,8 @@ export class StatementService {
       type: 'amanat-statement-v1', statementId: reportKey,
       client: {
         clientId: client.id, accountNumber: client.externalRef,
-        name: kyc ? [kyc.name.primary, kyc.name.secondary].filter(Boolean).join(' ') : NOT_ON_FILE, address,
+        // Canonical JSON takes NFC text only: the KYC record's spelling is normalised, not refused.
+        name: kyc ? [kyc.name.primary, kyc.name.secondary].filter(Boolean).join(' ').normalize('NFC') : NOT_ON_FILE, address: address.normalize('NFC'),
       },
       preparedAt, asOf: at.toISOString(), lines, totalValueUsd: formatUsdCents(totalCents),
       notes: [
