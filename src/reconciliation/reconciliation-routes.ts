@@ -5,9 +5,10 @@ import { z } from 'zod';
 import { defineRoute, type RouteDef } from '../api/route.ts';
 import { DomainError } from '../platform/errors.ts';
 import type { ReconciliationService } from './reconciliation-service.ts';
+import { isReportDate } from './schedule.ts';
 
 const READERS = ['auditor', 'treasury', 'admin'] as const;
-const reportDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD');
+const reportDate = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD').refine(isReportDate, 'not a calendar date');
 
 export function reconciliationRoutes(deps: { reconciliation: ReconciliationService }): RouteDef[] {
   const { reconciliation } = deps;
