@@ -146,7 +146,7 @@ export class ProofService {
    */
   async publishProofOfReserves(pool: { query: Queryable['query'] }, asOf: Date): Promise<PublishedReport> {
     const reportKey = asOf.toISOString();
-    const existing = await this.deps.reports.findByKey('proof_of_reserves', reportKey);
+    const existing = await this.deps.reports.resume('proof_of_reserves', reportKey);
     if (existing) return existing;
     this.deps.reports.assertCanSign();
     const balances = await this.deps.ledger.allClientBalancesAsOf(pool, asOf);

@@ -140,6 +140,18 @@ export class ReportService {
     return stored;
   }
 
+  /**
+   * The published report of (kind, reportKey); a claimed but unsigned one (a crash between claim and
+   * signature) is signed now. Undefined when nothing was claimed under the key. A caller whose content
+   * depends on the time (a statement) uses this before building content, so a retry after a crash
+   * returns the first statement instead of a conflicting second one.
+   */
+  async resume(kind: ReportKind, reportKey: string): Promise<PublishedReport | undefined> {
+    const row = await this.row(kind, reportKey);
+    if (!row) return undefined;
+    return toReport(row) ?? this.sign(row);
+  }
+
   /** Claimed but unsigned reports (a crash between claim and signature): sign them now. */
   async resumeUnsigned(max = 100): Promise<number> {
     const { rows } = await this.pool.query<ReportRow>(`${SELECT} where s.report_id is null order by r.created_at limit $1`, [max]);

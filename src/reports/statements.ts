@@ -60,7 +60,7 @@ export class StatementService {
   async produce(q: Queryable, input: { clientId: string; requestId: string; at?: Date }): Promise<PublishedReport> {
     const client = await this.deps.clients.get(q, input.clientId);
     const reportKey = statementReportKey(client.id, input.requestId);
-    const existing = await this.deps.reports.findByKey('statement', reportKey);
+    const existing = await this.deps.reports.resume('statement', reportKey);
     if (existing) return existing;
     const at = input.at ?? new Date();
     const balances = await this.deps.ledger.clientBalances(q, client.id, at);

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { ReportService, StatementService } from '../../src/reports/index.ts';
+import { SignerClient } from '../../src/signer-client/signer-client.ts';
 import { startReportApp, tempDir, type ReportApp } from './report-app.ts';
 
 let app: ReportApp;
@@ -104,4 +106,18 @@ test('CLI-04 without a KYC record the statement says "not on file"; a new reques
   assert.equal(later.lines.find((l: { asset: string }) => l.asset === 'USDT').quantity, '6');
   // An unknown client: 404, nothing published.
   assert.equal((await app.call('POST', '/v1/clients/00000000-0000-4000-8000-000000000000/statements')).status, 404);
+});
+
+test('CLI-04 a statement request interrupted after its claim (the signer away) returns the first statement when retried, not a conflicting second one', async () => {
+  const client = await app.newClient();
+  await app.deposit(client, 'BTC', 42n);
+  const { ledger, clients, assets, statements } = app.amanat.services;
+  const signer = new SignerClient(app.signer.socketPath);
+  const failing = new ReportService(app.db.app, { reportKey: () => signer.reportKey(), signReport: () => Promise.reject(new Error('signer went away')) });
+  const interrupted = new StatementService({ reports: failing, ledger, clients, assets });
+  await assert.rejects(interrupted.produce(app.db.app, { clientId: client, requestId: 'api:key:retry-1' }), /signer went away/);
+  await app.deposit(client, 'BTC', 8n); // moves on before the retry
+  const retried = await statements.produce(app.db.app, { clientId: client, requestId: 'api:key:retry-1' });
+  const content = await app.amanat.services.reports.content(retried.id) as { lines: { asset: string; quantityBaseUnits: string }[] };
+  assert.equal(content.lines.find((l) => l.asset === 'BTC')!.quantityBaseUnits, '42', 'the first attempt\'s statement, as of its own time');
 });
