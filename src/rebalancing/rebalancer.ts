@@ -217,6 +217,8 @@ export class Rebalancer {
     const hotWallet = wallets.find((w) => w.tier === 'hot');
     const coldWallet = wallets.find((w) => w.tier === 'cold');
     if (!hotWallet || !coldWallet) throw new DomainError('WALLET_NOT_FOUND', `client ${input.clientId} has no ${asset.chain} wallets`);
+    // Checked before a fresh address is made for it (a refused refill leaves nothing behind), and again under the lock.
+    await this.checkRefill(this.deps.pool, input.clientId, asset.code, input.amount);
     const destination = await this.destination(hotWallet.id, asset.chain);
     return inTransaction(this.deps.pool, async (q) => {
       await q.query('select pg_advisory_xact_lock(hashtextextended($1, 7268))', [`hot-ratio/${asset.code}`]);
