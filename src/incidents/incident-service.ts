@@ -8,7 +8,7 @@
 // feed (the channel the exchange delivers by), and the exchange acknowledges delivery.
 import { DomainError } from '../platform/errors.ts';
 import type { Queryable } from '../platform/tx.ts';
-import { appendEvent } from '../events/event-feed.ts';
+import { appendEvent, readEvents } from '../events/event-feed.ts';
 import type { BusinessCalendar } from './business-calendar.ts';
 
 export type IncidentType = 'hot_cap_breach' | 'recon_break' | 'recon_missed' | 'key_compromise' | 'security_event';
@@ -48,11 +48,18 @@ export function securityEventSeverity(kind: SecurityEventKind, code?: string): S
     case 'hsm_tamper': case 'key_compromise': case 'unauthorised_admin_access': return 'sev1';
     case 'repeated_auth_failure': return 'sev2';
     case 'signer_policy_bypass':
-      if (code === 'CROSS_CLIENT_TRANSFER' || (code !== undefined && /INTENT/.test(code))) return 'sev1';
-      if (code === 'TIER_MISMATCH') return 'sev2';
+      if (code !== undefined && (SIGNER_BYPASS_SEV1.has(code) || /INTENT.*MISMATCH/.test(code))) return 'sev1';
+      if (code !== undefined && SIGNER_BYPASS_SEV2.has(code)) return 'sev2';
       return 'sev3';
   }
 }
+
+/** Signer refusals that mean the request was not what the approvers approved, or moved another client's coins: an attack on the pipeline. */
+const SIGNER_BYPASS_SEV1 = new Set(['CROSS_CLIENT_TRANSFER', 'SOURCE_KEY_FOREIGN', 'SOURCE_NOT_CLIENT_WALLET', 'DESTINATION_MISMATCH', 'AMOUNT_MISMATCH',
+  'UNEXPECTED_OUTPUT', 'MISSING_OUTPUT', 'CHANGE_NOT_OWN_WALLET', 'INPUT_NOT_SOURCE_KEY', 'UNEXPECTED_CALLDATA', 'UNEXPECTED_VALUE',
+  'APPROVAL_SIGNATURE_INVALID', 'APPROVAL_INTENT_MISMATCH', 'APPROVER_UNKNOWN', 'APPROVAL_BY_INITIATOR', 'APPROVALS_REQUIRED', 'APPROVALS_BELOW_QUORUM']);
+/** Refusals of what the policy caps or the tiers forbid: a bug as likely as an attack. */
+const SIGNER_BYPASS_SEV2 = new Set(['TIER_MISMATCH', 'SOURCE_KEY_TIER_MISMATCH', 'AMOUNT_ABOVE_POLICY_CAP', 'ASSET_NOT_ALLOWED', 'TOKEN_CONTRACT_NOT_ALLOWED']);
 
 interface IncidentRow {
   id: string; type: IncidentType; severity: Severity; dedupe_key: string; state: IncidentState; regulatory_breach: boolean; summary: string;
@@ -153,6 +160,30 @@ export class IncidentService {
       summary: event.summary, awareAt: event.awareAt, clientIds: event.clientIds, actor: event.actor,
       detail: { ...event.detail, securityEvent: { kind: event.kind, code: event.code ?? null } },
     });
+  }
+
+  /**
+   * REG-07 detector: withdrawals the signer refused (`withdrawal.rejected` with a `SIGNER_<code>` on the
+   * events feed, after `after`) are policy-bypass attempts; a SEV-1 or SEV-2 one opens a security
+   * incident, once per withdrawal ever (a closed one is not reopened by a rescan). SEV-3 refusals
+   * (expired approvals, malformed requests) are the signer doing its job and open nothing.
+   * Returns the last event id read.
+   */
+  async detectSignerRefusals(q: Queryable, after: number, limit = 500): Promise<{ cursor: number; opened: Incident[] }> {
+    const events = await readEvents(q, { after, limit, types: ['withdrawal.rejected'] });
+    const opened: Incident[] = [];
+    for (const e of events) {
+      const code = typeof e.payload.code === 'string' && e.payload.code.startsWith('SIGNER_') ? e.payload.code.slice('SIGNER_'.length) : undefined;
+      if (!code || securityEventSeverity('signer_policy_bypass', code) === 'sev3') continue;
+      const withdrawalId = String(e.payload.withdrawalId ?? e.subject);
+      const dedupeKey = `signer_policy_bypass/${withdrawalId}`;
+      const { rows: seen } = await q.query('select 1 from incidents where type = $1 and dedupe_key = $2 limit 1', ['security_event', dedupeKey]);
+      if (seen.length > 0) continue;
+      opened.push(await this.reportSecurityEvent(q, { kind: 'signer_policy_bypass', code, dedupeKey: withdrawalId, awareAt: e.createdAt,
+        summary: `the signer refused withdrawal ${withdrawalId}: ${code}`, clientIds: e.clientId ? [e.clientId] : [], actor: 'detector:signer_refusal',
+        detail: { withdrawalId, signerCode: code, signerDetail: e.payload.detail ?? null, eventId: e.id } }));
+    }
+    return { cursor: events.at(-1)?.id ?? after, opened };
   }
 
   /** WDR-09: whether any regulatory-breach incident is open (not closed). */

@@ -168,3 +168,26 @@ test('KEY-09 the key count equals the signer\'s HSM enumeration; an HSM key no w
   assert.equal(flagged.body.reconciled, false);
   assert.equal((await call('GET', '/v1/audit/keys', 'treasury')).status, 403);
 });
+
+test('REG-07 a compromised API that swaps the destination of an approved intent: the signer refuses, and the refusal opens a SEV-1 security incident with an immediate AFSA task, once', async () => {
+  const client = await f.fundedClient('BTC', 30_000_000n, 'cold');
+  const [, bob, carol] = f.approvers;
+  const w = await f.request({ clientId: client, asset: 'BTC', amount: '0.01', destination: f.externalAddress() });
+  const waiting = await f.settle(w.id);
+  await f.approveAs(bob!, waiting);
+  await f.approveAs(carol!, waiting);
+  await f.db.owner.query(`update withdrawals set intent = jsonb_set(intent, '{outputs,0,address}', to_jsonb($2::text)) where id = $1`, [w.id, f.externalAddress()]);
+  const refused = await f.settle(w.id);
+  assert.equal(refused.state, 'rejected');
+  assert.match(refused.failure_code!, /^SIGNER_/);
+  const incidents = amanat.services.incidents;
+  const { opened } = await inTransaction(f.db.app, (q) => incidents.detectSignerRefusals(q, 0));
+  const mine = opened.filter((i) => i.detail.withdrawalId === w.id);
+  assert.equal(mine.length, 1, `${refused.failure_code}: ${JSON.stringify(opened.map((i) => i.detail))}`);
+  assert.equal(mine[0]!.severity, 'sev1');
+  assert.equal(mine[0]!.notification, 'immediate');
+  assert.deepEqual(mine[0]!.clientIds, [client]);
+  assert.equal((await inTransaction(f.db.app, (q) => incidents.detectSignerRefusals(q, 0))).opened.length, 0, 'a rescan opens nothing new');
+  await inTransaction(f.db.app, (q) => incidents.close(q, mine[0]!.id, { reference: 'AFSA-CYBER-1', actor: 'test' }));
+  assert.equal((await inTransaction(f.db.app, (q) => incidents.detectSignerRefusals(q, 0))).opened.length, 0, 'nor after it was closed');
+});
