@@ -266,6 +266,9 @@ export class WithdrawalService {
   /** Cancels a withdrawal that has not been signed yet; the hold is voided. */
   async cancel(q: Queryable, withdrawalId: string, actor: string): Promise<WithdrawalRow> {
     const w = await this.lock(q, withdrawalId);
+    // A sweep or refill is the custodian's move between the client's own wallets, not the client's
+    // withdrawal: the exchange cannot cancel it (treasury rejects a refill; a sweep needs no approval).
+    if (w.kind !== 'withdrawal') throw new DomainError('WITHDRAWAL_STATE', `withdrawal ${w.id} is a ${w.kind} between the client's own wallets: it is not cancelled through this route`);
     if (!['requested', 'screening', 'policy', 'travel_rule', 'approvals'].includes(w.state)) {
       throw new DomainError('WITHDRAWAL_STATE', `withdrawal ${w.id} is ${w.state}: only unsigned withdrawals can be cancelled`);
     }

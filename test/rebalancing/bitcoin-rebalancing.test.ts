@@ -152,3 +152,18 @@ test('HOT-01 HOT-02 a refill that would exceed 30 % is refused; one within the c
   assert.equal(after.cold, 3_000_000n - 100_000n - done.network_fee!);
   assert.equal(after.total, 3_000_000n - done.network_fee!);
 });
+
+test('HOT-02 a tier move is the custodian\'s: the exchange cannot cancel it; the feed says it was a sweep and what it cost', async () => {
+  const dana = await f.fundedClient('BTC', 800_000n, 'hot');
+  const { created } = await r.rebalancer.run();
+  const [sweep] = sweepsOf(created, dana);
+  assert.ok(sweep);
+  await assert.rejects(inTransaction(f.db.app, (q) => f.module.service.cancel(q, sweep.id, 'apikey:exchange')), (e: DomainError) => e.code === 'WITHDRAWAL_STATE');
+  const done = await f.settle(sweep.id);
+  assert.equal(done.state, 'completed', show({ state: done.state, failure: done.failure_code, detail: done.failure_detail }));
+  const { rows } = await f.db.app.query(`select payload from events where type = 'withdrawal.completed' and subject = $1`, [sweep.id]);
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0].payload.kind, 'sweep');
+  assert.equal(rows[0].payload.networkFeePaidBy, 'client');
+  assert.equal(rows[0].payload.networkFee, f.assets.toDecimal('BTC', done.network_fee!));
+});
