@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineRoute, type RouteDef } from '../api/route.ts';
-import { uuid } from '../api/schemas.ts';
+import { isoInstant, uuid } from '../api/schemas.ts';
 import { DomainError } from '../platform/errors.ts';
 import type { AuditLog } from './audit-log.ts';
 import type { SignerClient } from '../signer-client/signer-client.ts';
@@ -27,13 +27,14 @@ export function auditRoutes(deps: { audit: AuditLog; trail?: TrailDeps; signer?:
     defineRoute({
       method: 'get', path: '/v1/audit/keys', tag: 'audit', roles: [...AUDIT_READERS],
       summary: 'KEY-09: the private keys the firm holds, counted from the signer\'s HSM enumeration (docs/keys.md), by tier, owner and usage, reconciled with the wallet registry: orphans flagged',
+      query: z.strictObject({ asOf: isoInstant.optional() }),
       responses: { 200: 'OK', 503: 'SIGNER_UNAVAILABLE' },
-      async handler({ q }) {
+      async handler({ q, query }) {
         // An instance without a signer (a read replica of the API) holds no keys to enumerate: it says so, and counts nothing.
         if (!deps.signer || !deps.wallets) {
           return { status: 200, body: { signerConfigured: false, total: null, reconciled: false, detail: 'this instance has no signer: the HSM enumeration is not available here' } };
         }
-        return { status: 200, body: await keyInventory(q, { signer: deps.signer, wallets: deps.wallets }) };
+        return { status: 200, body: await keyInventory(q, { signer: deps.signer, wallets: deps.wallets }, query.asOf ? new Date(query.asOf) : undefined) };
       },
     }),
     defineRoute({

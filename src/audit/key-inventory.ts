@@ -27,13 +27,15 @@ export interface KeyInventory {
     walletKeysNotInHsm: { keyId: string; walletId: string; chain: string; tier: string }[];
   };
   reconciled: boolean;
+  /** `?asOf=`: the keys of the enumeration created at or before that instant (the annual return's count at the year end). */
+  asOfCount?: { asOf: string; total: number; byTier: Record<string, number>; byOwner: { client: number; house: number } };
 }
 
 export const KEY_COUNT_METHOD = 'Each private-key object in an HSM token is one key (keys are not HD-derived: there are no seeds to count apart). '
   + 'Hot, cold and backup are the token the object lives in. A key is a client key when the signer bound it to a client, otherwise a house key; '
   + 'the report-signing key is a house key counted under usage "report". Every wallet key is reconciled with the wallet registry (wallets and wallet_addresses).';
 
-export async function keyInventory(q: Queryable, deps: { signer: Pick<SignerClient, 'keyCount' | 'listKeys'>; wallets: Pick<WalletService, 'registeredKeys'> }): Promise<KeyInventory> {
+export async function keyInventory(q: Queryable, deps: { signer: Pick<SignerClient, 'keyCount' | 'listKeys'>; wallets: Pick<WalletService, 'registeredKeys'> }, asOf?: Date): Promise<KeyInventory> {
   const [count, list, registered] = await Promise.all([deps.signer.keyCount(), deps.signer.listKeys(), deps.wallets.registeredKeys(q)]);
   const c = count as { asOf?: string; method?: string; total?: number; byTier?: Record<string, number>; orphansInHsm?: unknown[]; missingFromHsm?: unknown[] };
   const signerKeys = list.keys as (SignerKeyInfo & { usage?: string })[];
@@ -43,7 +45,7 @@ export async function keyInventory(q: Queryable, deps: { signer: Pick<SignerClie
     const w = byWalletKey.get(k.id);
     const usage: 'wallet' | 'report' = k.usage === 'report' ? 'report' : 'wallet';
     const clientId = k.clientId && k.clientId !== 'house' ? k.clientId : null;
-    return { keyId: k.id, tier: k.tier, usage, owner: clientId ? 'client' as const : 'house' as const, clientId, backup: k.backup,
+    return { keyId: k.id, tier: k.tier, usage, owner: clientId ? 'client' as const : 'house' as const, clientId, backup: k.backup, created: k.created,
       wallet: w ? { walletId: w.walletId, chain: w.chain, tier: w.tier, state: w.walletState } : null, label: k.label };
   });
   const hsmKeysNoWalletKnows = keys.filter((k) => k.usage === 'wallet' && !k.wallet).map((k) => ({ keyId: k.keyId, tier: k.tier, clientId: k.clientId, label: k.label }));
@@ -59,5 +61,14 @@ export async function keyInventory(q: Queryable, deps: { signer: Pick<SignerClie
     keys: keys.map(({ label: _label, ...k }) => k),
     orphans,
     reconciled: Object.values(orphans).every((o) => o.length === 0),
+    ...(asOf ? { asOfCount: countAsOf(keys, asOf) } : {}),
   };
+}
+
+function countAsOf(keys: { tier: string; owner: 'client' | 'house'; created: string }[], asOf: Date): NonNullable<KeyInventory['asOfCount']> {
+  const held = keys.filter((k) => Date.parse(k.created) <= asOf.getTime());
+  const byTier: Record<string, number> = {};
+  for (const k of held) byTier[k.tier] = (byTier[k.tier] ?? 0) + 1;
+  return { asOf: asOf.toISOString(), total: held.length, byTier,
+    byOwner: { client: held.filter((k) => k.owner === 'client').length, house: held.filter((k) => k.owner === 'house').length } };
 }

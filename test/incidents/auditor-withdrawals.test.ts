@@ -161,7 +161,13 @@ test('KEY-09 the key count equals the signer\'s HSM enumeration; an HSM key no w
   assert.equal(clean.body.reconciled, true);
   assert.match(clean.body.method, /Each private-key object in an HSM token is one key/);
 
+  // As of a past instant (the year end of the annual return): the keys created by then.
+  const cut = new Date();
+  await new Promise((r) => setTimeout(r, 5));
   const orphan = await f.signerClient.createKey({ label: 'stray', tier: 'cold' });
+  const asOf = await call('GET', `/v1/audit/keys?asOf=${encodeURIComponent(cut.toISOString())}`, 'auditor');
+  assert.equal(asOf.status, 200, JSON.stringify(asOf.body));
+  assert.equal(asOf.body.asOfCount.total, enumeration.total, 'the key created after the cut-off is not in the as-of count');
   const flagged = await call('GET', '/v1/audit/keys', 'auditor');
   assert.equal(flagged.body.total, enumeration.total + 1);
   assert.deepEqual(flagged.body.orphans.hsmKeysNoWalletKnows.map((o: { keyId: string }) => o.keyId), [orphan.keyId]);
