@@ -187,3 +187,21 @@ test('HOT-05 labelling a wallet cold with a key from the hot token fails; the ti
   }
   assert.equal(report.totals.hot! + report.totals.cold!, report.wallets.length);
 });
+
+test('HOT-02 a client below its hot floor gets a refill proposal up to the floor, within the cap, from its own cold wallet', async () => {
+  const v = await inTransaction(f.db.app, (q) => r.configs.propose(q, { asset: 'ETH', targetBp: 1500, alertBp: 2500, capBp: 3000, minHotFloor: 2n * ETH, reason: 'float', maker: 'apikey:alice' }));
+  await inTransaction(f.db.app, (q) => r.configs.approve(q, v.version!, 'apikey:bob'));
+  const client = await f.newClient('retail');
+  await walletsFor([client]);
+  await deposit(client, 'ETH', 'cold', 10n * ETH);
+  const plan = await r.rebalancer.plan(f.db.app);
+  const refill = plan.moves.find((m) => m.clientId === client);
+  assert.ok(refill, JSON.stringify(plan.skipped));
+  assert.deepEqual([refill.kind, refill.from, refill.to, refill.amount, refill.sourceClientId, refill.destinationClientId], ['refill', 'cold', 'hot', 2n * ETH, client, client]);
+  // A floor above the cap is held to the cap: 30 % of 10 ETH.
+  const w = await inTransaction(f.db.app, (q) => r.configs.propose(q, { asset: 'ETH', targetBp: 1500, alertBp: 2500, capBp: 3000, minHotFloor: 5n * ETH, reason: 'float', maker: 'apikey:alice' }));
+  await inTransaction(f.db.app, (q) => r.configs.approve(q, w.version!, 'apikey:bob'));
+  const capped = (await r.rebalancer.plan(f.db.app)).moves.find((m) => m.clientId === client);
+  assert.ok(capped);
+  assert.equal(capped.amount, 3n * ETH);
+});
