@@ -80,6 +80,7 @@ export function verifyReportFile(file: Buffer, options: { signatureFile?: Buffer
     manifestValue = envelope.manifest;
     signatureValue = envelope.signature;
     const manifest = manifestValue as Partial<ReportManifest> | undefined;
+    if (envelope.content === undefined || envelope.content === null) return { ok: false, format, reason: 'the report has no content' };
     const contentHash = sha256Hex(canonicalJson(envelope.content as Record<string, unknown>));
     if (!manifest || contentHash !== manifest.contentHash) return { ok: false, format, reason: `the content's hash ${contentHash} is not the manifest's contentHash` };
     if (contentHash !== manifest.files?.json) return { ok: false, format, reason: 'the content\'s hash is not the manifest\'s JSON file hash' };
