@@ -128,6 +128,11 @@ export function buildHttpApp(deps: HttpAppDeps): express.Express {
     const actor = await deps.apiKeys.authenticate(secret);
     if (!actor) throw new DomainError('UNAUTHENTICATED', 'unknown or revoked API key');
     if (!route.roles.includes(actor.role)) {
+      // REC-05: an auditor's attempt at a route it may not call (any mutating one) is in the access log too.
+      if (actor.role === 'auditor') {
+        await deps.audit.append(deps.pool, { actor: `apikey:${actor.keyId}`, action: `${route.method.toUpperCase()} ${route.path}`, subject: req.path,
+          outcome: 'rejected:FORBIDDEN', details: { status: 403, path: req.path, accessLog: 'auditor' } });
+      }
       throw new DomainError('FORBIDDEN', `role ${actor.role} may not call ${route.method.toUpperCase()} ${route.path}`, { allowedRoles: route.roles });
     }
     return actor;
@@ -187,7 +192,7 @@ export function buildHttpApp(deps: HttpAppDeps): express.Express {
       const auditorRead = async (outcome: string, status: number) => {
         if (actor?.role !== 'auditor') return;
         await deps.audit.append(deps.pool, { actor: actorLabel, action: `GET ${route.path}`, subject: req.path, requestHash, outcome,
-          details: { status, path: req.path, query: input.query ?? null } });
+          details: { status, path: req.path, query: input.query ?? null, accessLog: 'auditor' } });
       };
       try {
         const result = await route.handler({ ...input, actor, actorLabel, q: deps.pool, requestHash, idempotencyId: '' });

@@ -406,9 +406,9 @@ async function snapshot(): Promise<Map<string, { n: number; h: string }>> {
     "select tablename from pg_tables where schemaname = 'public' and tablename not like 'knex%' order by 1");
   const one = (label: string, table: string, where = '') =>
     `select '${label}' as t, count(*)::int as n, coalesce(md5(string_agg(x::text, '|' order by x::text)), '') as h from ${table} x ${where}`;
-  // REC-05: every read by an auditor is logged (action 'GET …'); that is an access log, not a change, and is tested on its own
-  // (test/incidents/incidents.test.ts): left out here.
-  const notAuditorRead = "where action not like 'GET %'";
+  // REC-05: every access by an auditor (a read, or a refused attempt at a mutating route) is logged (details.accessLog);
+  // that is an access log, not a change, and is tested on its own (test/incidents/incidents.test.ts): left out here.
+  const notAuditorRead = "where details->>'accessLog' is null";
   const sql = [...tables.map(({ tablename }) => one(tablename, tablename, tablename === 'audit_log' ? notAuditorRead : '')),
     one('idempotency_keys (answers that are not refusals)', 'idempotency_keys', 'where status_code not in (409, 422)'),
     one('audit_log (entries that are not refusals)', 'audit_log', `${notAuditorRead} and outcome not like 'rejected:%'`)].join(' union all ');

@@ -152,19 +152,22 @@ test('CLI-13 declaring a key compromise covering 3 clients sends 3 notices throu
   assert.match(md.body as string, /Clients affected: 3 \(notices sent 3, delivered 3\)/);
 });
 
-test('REC-05 every auditor access is in the audit log, refused reads included', async () => {
+test('REC-05 every auditor access is in the audit log, refused reads and refused writes included', async () => {
   const before = Number((await app.db.owner.query('select coalesce(max(id), 0) as n from audit_log')).rows[0].n);
   assert.equal((await app.call('GET', '/v1/incidents?state=open', { key: app.keys.auditor })).status, 200);
   const missing = '00000000-0000-4000-8000-000000000000';
   assert.equal((await app.call('GET', `/v1/incidents/${missing}`, { key: app.keys.auditor })).status, 404);
   assert.equal((await app.call('GET', '/v1/incidents', { key: app.keys.treasury })).status, 200);
+  assert.equal((await app.call('POST', '/v1/incidents', { key: app.keys.auditor, body: {} })).status, 403);
   const { rows } = await app.db.owner.query<{ actor: string; action: string; subject: string; outcome: string; details: { status: number; query: unknown } }>(
     'select actor, action, subject, outcome, details from audit_log where id > $1 order by id', [before]);
-  const auditorRows = rows.filter((r) => r.action.startsWith('GET '));
+  const auditorRows = rows.filter((r) => (r.details as { accessLog?: string }).accessLog === 'auditor');
   assert.deepEqual(auditorRows.map((r) => [r.action, r.subject, r.outcome, r.details.status]), [
     ['GET /v1/incidents', '/v1/incidents', 'ok', 200],
     ['GET /v1/incidents/:incidentId', `/v1/incidents/${missing}`, 'rejected:INCIDENT_NOT_FOUND', 404],
-  ], 'both auditor reads, and not the treasury read');
+    ['POST /v1/incidents', '/v1/incidents', 'rejected:FORBIDDEN', 403],
+  ], 'both auditor reads and the refused write, and not the treasury read');
+  assert.equal(rows.length, auditorRows.length, 'nothing else was logged');
   assert.deepEqual(auditorRows[0]!.details.query, { state: 'open', limit: 100 });
   assert.ok(auditorRows.every((r) => r.actor.startsWith('apikey:')));
 });
