@@ -186,16 +186,48 @@ export class ReconciliationService {
     const heights = row.heights ?? {};
     const { pool, ledger, config } = this.deps;
     const assets = this.deps.assets.list();
+    const started = Date.now();
+    const phase = (name: string) => this.deps.log.debug({ phase: name, ms: Date.now() - started }, 'reconciliation compute');
     const { rows: wallets } = await pool.query<WalletRow>(
       `select w.id, w.owner, w.client_id, w.house_purpose, w.chain, w.tier, c.classification,
               coalesce(array_agg(wa.address order by wa.id) filter (where wa.address is not null), '{}') as addresses
        from wallets w left join wallet_addresses wa on wa.wallet_id = w.id and wa.created_at <= $1
        left join clients c on c.id = w.client_id where w.created_at <= $1
        group by w.id, c.classification order by w.id`, [snapshotAt]);
-    const accounts = await ledger.accountsAsOf(pool, snapshotAt);
+    const readers: Partial<Record<Chain, true>> = { ...(this.deps.bitcoin && heights.bitcoin ? { bitcoin: true } : {}), ...(this.deps.ethereum && heights.ethereum ? { ethereum: true } : {}) };
+    const chainsWithWallets = new Set(wallets.filter((w) => w.addresses.length > 0).map((w) => w.chain));
+    const notReconciled = assets.filter((a) => chainsWithWallets.has(a.chain) && !readers[a.chain]).map((a) => a.code);
+    const reconciledAssets = assets.filter((a) => readers[a.chain]);
+    const addressesOn = (chain: Chain) => [...new Set(wallets.filter((w) => w.chain === chain).flatMap((w) => w.addresses.map((a) => (chain === 'ethereum' ? a.toLowerCase() : a))))];
+
+    // The nodes at the recorded heights (both chains at once) while the book is read as of the snapshot.
+    const balances = new Map<string, bigint>();
+    const movements: ChainMovement[] = [];
+    const readBitcoin = async () => {
+      if (!readers.bitcoin) return;
+      const read = await this.deps.bitcoin!.read(addressesOn('bitcoin'), heights.bitcoin!.height);
+      for (const [a, v] of read.balances) balances.set(addressKey('BTC', a, 'bitcoin'), v);
+      movements.push(...read.movements);
+    };
+    const readEthereum = async () => {
+      if (!readers.ethereum) return;
+      const reader = this.deps.ethereum!;
+      const height = heights.ethereum!.height;
+      const addresses = addressesOn('ethereum');
+      const tokens = reconciledAssets.filter((a) => a.chain === 'ethereum' && a.contractAddress).map((a) => ({ asset: a.code, contract: a.contractAddress! }));
+      const [eth, moved, ...tokenBalances] = await Promise.all([reader.ethBalances(addresses, height), reader.movements(addresses, tokens, config.ethereumFromBlock, height),
+        ...tokens.map((t) => reader.tokenBalances(t.contract, addresses, height))]);
+      for (const [a, v] of eth) balances.set(addressKey('ETH', a, 'ethereum'), v);
+      tokens.forEach((t, i) => { for (const [a, v] of tokenBalances[i]!) balances.set(addressKey(t.asset, a, 'ethereum'), v); });
+      movements.push(...moved);
+    };
+    const readBook = async () => {
+      const [accounts, journal, inFlight] = await Promise.all([ledger.accountsAsOf(pool, snapshotAt), ledger.holdingsMovementsAsOf(pool, snapshotAt), this.inFlight(pool, snapshotAt)]);
+      phase('book read');
+      return { accounts, journal, inFlight };
+    };
+    const [{ accounts, journal, inFlight }] = await Promise.all([readBook(), readBitcoin(), readEthereum()]);
     const balanceOf = new Map(accounts.map((a) => [a.code, a.balance]));
-    const journal = await ledger.holdingsMovementsAsOf(pool, snapshotAt);
-    const inFlight = await this.inFlight(pool, snapshotAt);
 
     // REC-04: no address under two owners.
     const ownerOf = new Map<string, string>();
@@ -208,11 +240,6 @@ export class ReconciliationService {
         ownerOf.set(k, owner);
       }
     }
-
-    const readers: Partial<Record<Chain, true>> = { ...(this.deps.bitcoin && heights.bitcoin ? { bitcoin: true } : {}), ...(this.deps.ethereum && heights.ethereum ? { ethereum: true } : {}) };
-    const chainsWithWallets = new Set(wallets.filter((w) => w.addresses.length > 0).map((w) => w.chain));
-    const notReconciled = assets.filter((a) => chainsWithWallets.has(a.chain) && !readers[a.chain]).map((a) => a.code);
-    const reconciledAssets = assets.filter((a) => readers[a.chain]);
 
     // Lines: one per holdings account fed by addresses.
     const lines = new Map<string, ReconLine & { classification: string | null }>();
@@ -228,28 +255,9 @@ export class ReconciliationService {
         lines.set(account, line);
       }
     }
-
-    // The nodes, at the recorded heights.
-    const balances = new Map<string, bigint>();
-    const movements: ChainMovement[] = [];
     const byChain = (chain: Chain) => [...lines.values()].filter((l) => l.chain === chain);
-    if (readers.bitcoin) {
-      const addresses = [...new Set(byChain('bitcoin').flatMap((l) => l.addresses))];
-      const read = await this.deps.bitcoin!.read(addresses, heights.bitcoin!.height);
-      for (const [a, v] of read.balances) balances.set(addressKey('BTC', a, 'bitcoin'), v);
-      movements.push(...read.movements);
-    }
-    if (readers.ethereum) {
-      const reader = this.deps.ethereum!;
-      const height = heights.ethereum!.height;
-      const addresses = [...new Set(byChain('ethereum').flatMap((l) => l.addresses.map((a) => a.toLowerCase())))];
-      const tokens = reconciledAssets.filter((a) => a.chain === 'ethereum' && a.contractAddress).map((a) => ({ asset: a.code, contract: a.contractAddress! }));
-      const [eth, ...tokenBalances] = await Promise.all([reader.ethBalances(addresses, height), ...tokens.map((t) => reader.tokenBalances(t.contract, addresses, height))]);
-      for (const [a, v] of eth) balances.set(addressKey('ETH', a, 'ethereum'), v);
-      tokens.forEach((t, i) => { for (const [a, v] of tokenBalances[i]!) balances.set(addressKey(t.asset, a, 'ethereum'), v); });
-      movements.push(...await reader.movements(addresses, tokens, config.ethereumFromBlock, height));
-    }
 
+    phase('nodes read');
     const results: LineResult[] = [];
     const breaks: Break[] = [];
     const counts: { chain: string; counts: MatchCounts }[] = [];
@@ -263,6 +271,7 @@ export class ReconciliationService {
     // Assets whose chain has no node this run are listed apart (notReconciled), never shown as matched.
     if (notReconciled.length > 0) this.deps.log.warn({ notReconciled }, 'reconciliation: no node for these assets\' chain: not reconciled');
 
+    phase('matched');
     return inTransaction(pool, async (q) => {
       // Age: from the first run that saw the same break.
       const { rows: seen } = await q.query<{ break_key: string; first: Date }>(
@@ -284,7 +293,8 @@ export class ReconciliationService {
         lines: results.length, matchedLines: results.filter((l) => l.matched).length, breaks: aged.length,
         unexplained: aged.filter((b) => !b.explained).length, allLinesMatched: content.allLinesMatched,
       };
-      return this.advance(row.id, 'computed', { content: canonicalJson(content as unknown as Record<string, unknown>), content_hash: sha256Hex(canonicalJson(content as unknown as Record<string, unknown>)),
+      const canonical = canonicalJson(content as unknown as Record<string, unknown>);
+      return this.advance(row.id, 'computed', { content: canonical, content_hash: sha256Hex(canonical),
         segregation: canonicalJson(segregation as unknown as Record<string, unknown>), summary: JSON.stringify(summary) }, q);
     });
   }
