@@ -47,9 +47,10 @@ async function fundTier(clientId: string, tier: 'hot' | 'cold', amount: bigint):
 const sweepsOf = (created: WithdrawalRow[], clientId: string) => created.filter((w) => w.client_id === clientId && w.kind === 'sweep');
 
 test('HOT-02 HOT-03 SEG-04 deposits above the alert level are swept into the same client\'s cold wallet in one batched transaction; the ratio returns to target; nothing is swept twice', async () => {
-  // Alice: everything in hot (two deposits, two coins); Bob: 1/3 hot, above the 25 % alert level.
-  const alice = await f.fundedClient('BTC', 600_000n, 'hot');
-  await fundTier(alice, 'hot', 400_000n);
+  // Alice: everything in hot (three deposits, three coins); Bob: 1/3 hot, above the 25 % alert level.
+  const alice = await f.fundedClient('BTC', 700_000n, 'hot');
+  await fundTier(alice, 'hot', 200_000n);
+  await fundTier(alice, 'hot', 100_000n);
   const bob = await f.fundedClient('BTC', 1_000_000n, 'cold');
   await fundTier(bob, 'hot', 500_000n);
   const first = await r.rebalancer.run();
@@ -87,7 +88,7 @@ test('HOT-02 HOT-03 SEG-04 deposits above the alert level are swept into the sam
   // Alice's two hot coins went into one transaction.
   const aliceDone = await f.module.service.get(f.db.app, aliceSweep.id);
   const raw = Transaction.fromHex((await f.btc!.rpc.call<string>('getrawtransaction', [aliceDone.txid!, false])));
-  assert.equal(raw.ins.length, 2, 'both of the client\'s hot coins batched into one sweep');
+  assert.equal(raw.ins.length, 3, 'all the client\'s hot coins batched into one sweep (two would have paid it)');
   await f.btc!.mine(3);
   await f.tick();
   assert.equal((await f.db.app.query('select count(*)::int as n from deposits where txid = any($1)', [[aliceDone.txid]])).rows[0].n, 0);

@@ -25,6 +25,12 @@ export interface BitcoinPayoutSettings {
 
 /** Coins coin selection looks at, largest first. */
 const MAX_CANDIDATE_COINS = 5000;
+/**
+ * A sweep or refill spends the source wallet's coins all together (its largest this many), the
+ * change back to a fresh address of the same wallet: one transaction batches the client's coins
+ * (HOT-02) and consolidates them, within the tier move's fee cap at ordinary fee rates.
+ */
+const MAX_TIER_MOVE_INPUTS = 40;
 
 interface Gathered { walletId: string; change: WalletAddress; feeRate: bigint }
 
@@ -58,13 +64,14 @@ export class BitcoinPayout implements Payout {
   async prepare(q: Queryable, w: WithdrawalRow, _asset: Asset, base: IntentBase, gathered: unknown): Promise<BuildPlan> {
     const { walletId, change, feeRate } = gathered as Gathered;
     const network = this.deps.network;
-    const candidates = await this.deps.coins.unspentForUpdate(q, walletId, MAX_CANDIDATE_COINS);
+    const tierMove = w.kind !== 'withdrawal';
+    const candidates = await this.deps.coins.unspentForUpdate(q, walletId, tierMove ? MAX_TIER_MOVE_INPUTS : MAX_CANDIDATE_COINS);
     const utxos: (Utxo & { keyId: string })[] = candidates.map((u) => ({
       txid: u.txid, vout: u.vout, value: u.value, script: decodeAddress(u.address, network).script, keyId: u.keyId }));
     let built;
     try {
       built = buildPsbt({ network, utxos, outputs: [{ address: w.destination, value: w.amount }], changeAddress: change.address,
-        feeRateSatPerVbyte: feeRate, feeMaxSat: w.network_fee_max });
+        feeRateSatPerVbyte: feeRate, feeMaxSat: w.network_fee_max, ...(tierMove ? { spendAll: true } : {}) });
     } catch (error) {
       if (isChainError(error, 'INSUFFICIENT_FUNDS') || isChainError(error, 'FEE_TOO_HIGH')) {
         // Coins held by other withdrawals in flight come back (as change) when those confirm: wait for them.
