@@ -212,13 +212,13 @@ export class Rebalancer {
   async requestRefill(input: { clientId: string; asset: string; amount: bigint; initiator: string; reason: string }): Promise<{ withdrawal: WithdrawalRow; created: boolean }> {
     const asset = this.deps.assets.get(input.asset);
     if (input.amount <= 0n) throw new DomainError('AMOUNT_INVALID', 'a refill moves more than nothing');
+    // Checked before a fresh address is made for it (a refused refill leaves nothing behind), and again under the lock.
+    await this.checkRefill(this.deps.pool, input.clientId, asset.code, input.amount);
     const { rows: wallets } = await this.deps.pool.query<WalletRow>(
       `select id, client_id, chain, tier, state from wallets where client_id = $1 and chain = $2 and owner = 'client'`, [input.clientId, asset.chain]);
     const hotWallet = wallets.find((w) => w.tier === 'hot');
     const coldWallet = wallets.find((w) => w.tier === 'cold');
     if (!hotWallet || !coldWallet) throw new DomainError('WALLET_NOT_FOUND', `client ${input.clientId} has no ${asset.chain} wallets`);
-    // Checked before a fresh address is made for it (a refused refill leaves nothing behind), and again under the lock.
-    await this.checkRefill(this.deps.pool, input.clientId, asset.code, input.amount);
     const destination = await this.destination(hotWallet.id, asset.chain);
     return inTransaction(this.deps.pool, async (q) => {
       await q.query('select pg_advisory_xact_lock(hashtextextended($1, 7268))', [`hot-ratio/${asset.code}`]);
