@@ -128,10 +128,10 @@ export function reportRoutes(deps: {
     defineRoute({
       method: 'post', path: '/v1/reports/proof-of-reserves', tag: 'reports', roles: ['treasury', 'admin'],
       summary: 'Publish a proof-of-reserves report as of an instant (default now): a liability root per asset, reserves from the holdings book',
-      body: z.strictObject({ asOf: instant.optional() }).optional(),
+      body: z.strictObject({ asOf: instant.optional() }),
       responses: { 201: 'The published report' },
       async handler({ body }) {
-        const asOf = body?.asOf ? new Date(body.asOf) : new Date();
+        const asOf = body.asOf ? new Date(body.asOf) : new Date();
         if (asOf.getTime() > Date.now()) throw new DomainError('VALIDATION_FAILED', 'asOf is in the future');
         const report = await proofs.publishProofOfReserves(pool, asOf);
         return { status: 201, body: presentReport(report), subject: report.id };
