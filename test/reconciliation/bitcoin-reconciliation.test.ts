@@ -224,6 +224,36 @@ test('REG-06 REC-01 a missed daily run opens a recon_missed incident and the run
   assert.deepEqual(rows.map((r) => r.dedupe_key), listed.gaps.map((g) => `recon_missed:${g.reportDate}`));
 });
 
+test('REC-02 a journal entry with no on-chain transaction: timing within the grace period, one missing_movement break after it', async () => {
+  const txid = 'ab'.repeat(32);
+  const account = (kind?: 'client_wallet_cold') => f.ledger.clientAccountId(f.db.app, bob, 'BTC', kind);
+  const entry = await f.ledger.postEntry(f.db.app, { idempotencyId: 'recon-test-phantom', type: 'deposit', actor: 'test', cause: { chain: 'bitcoin', txid },
+    postings: [
+      { accountId: await f.ledger.systemAccountId(f.db.app, 'BTC', 'external_world'), amount: -1234n }, { accountId: await account(), amount: 1234n },
+      { accountId: await f.ledger.systemAccountId(f.db.app, 'BTC', 'external_chain'), amount: -1234n }, { accountId: await account('client_wallet_cold'), amount: 1234n },
+    ] });
+  try {
+    const young = await runFor(nextDate());
+    assert.equal(young.content.breaks.length, 1, show(young.content.breaks));
+    assert.equal(young.content.breaks[0]!.class, 'timing');
+    assert.equal(young.content.breaks[0]!.explained, true);
+    const old = await runFor(nextDate(), { RECON_MISSING_MOVEMENT_GRACE_HOURS: '0' });
+    assert.equal(old.content.breaks.length, 1, show(old.content.breaks));
+    const b = old.content.breaks[0]!;
+    assert.equal(b.class, 'missing_movement');
+    assert.equal(b.clientId, bob);
+    assert.equal(b.tier, 'cold');
+    assert.equal(b.txid, txid);
+    assert.equal(b.expected, '1234');
+    assert.equal(b.actual, '0');
+    assert.equal(b.explained, false);
+  } finally {
+    await inTransaction(f.db.app, (q) => f.ledger.reverseEntry(q, { entryId: entry.entryId, idempotencyId: 'recon-test-phantom-reversal', actor: 'test', cause: { chain: 'bitcoin', txid } }));
+  }
+  const after = await runFor(nextDate(), { RECON_MISSING_MOVEMENT_GRACE_HOURS: '0' });
+  assert.deepEqual(after.content.breaks, []);
+});
+
 /** Runs the worker process; resolves with its output and how it ended. */
 function worker(date: string, env: Record<string, string>, killAtMs?: number): Promise<{ out: string; signal: NodeJS.Signals | null }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'test/reconciliation/recon-worker.ts')], {
@@ -273,4 +303,21 @@ test('REC-01 a run killed half-way (SIGKILL after each step, and at a random mom
   assert.ok(finished.out.includes('finished done') || (await f.db.app.query(`select 1 from recon_runs where report_date = $1 and state = 'done'`, [other])).rowCount === 1, finished.out);
   const { rows: n } = await f.db.owner.query<{ n: number }>(`select count(*)::int as n from reports where report_key = $1 and kind = 'reconciliation'`, [other]);
   assert.equal(n[0]!.n, 1);
+});
+
+test('REC-01 the scheduler\'s tick runs the day whose cut-off has passed (Astana time) once, and resumes nothing else', async () => {
+  // 2026-11-15 23:30 in Astana (UTC+5) is 18:30 UTC: past the 23:00 cut-off of the 15th.
+  const now = new Date('2026-11-15T18:30:00Z');
+  const s = service({}, () => now);
+  await s.tick();
+  await s.tick();
+  const { rows } = await f.db.app.query<{ d: string; state: string; trigger: string; cutoff: Date }>(
+    `select to_char(report_date, 'YYYY-MM-DD') as d, state, trigger, cutoff_at as cutoff from recon_runs where report_date >= '2026-11-01' order by report_date`);
+  assert.deepEqual(rows.map((r) => [r.d, r.state, r.trigger]), [['2026-11-15', 'done', 'schedule']]);
+  assert.equal(rows[0]!.cutoff.toISOString(), '2026-11-15T18:00:00.000Z');
+  // A day later but before its cut-off (22:59 Astana on the 16th) the due day is still the 15th, which has its run: nothing new.
+  const early = service({}, () => new Date('2026-11-16T17:59:00Z'));
+  await early.tick();
+  const { rows: again } = await f.db.app.query<{ n: number }>(`select count(*)::int as n from recon_runs where report_date >= '2026-11-01'`);
+  assert.equal(again[0]!.n, 1);
 });
