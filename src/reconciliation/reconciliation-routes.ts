@@ -34,6 +34,14 @@ export function reconciliationRoutes(deps: { reconciliation: ReconciliationServi
       },
     }),
     defineRoute({
+      method: 'get', path: '/v1/audit/reconciliations/:reportDate/recompute', tag: 'reconciliation', roles: [...READERS],
+      summary: 'Recompute a finished reconciliation from its recorded heights and snapshot instant (nodes at those heights, the book as of then) and compare the content hash with the stored, published one (REC-05)',
+      params: z.strictObject({ reportDate }), responses: { 200: 'OK', 404: 'REPORT_NOT_FOUND' },
+      async handler({ params }) {
+        return { status: 200, body: await reconciliation.recompute(params.reportDate) };
+      },
+    }),
+    defineRoute({
       method: 'post', path: '/v1/reconciliations', tag: 'reconciliation', roles: ['admin'],
       summary: 'Run the reconciliation of a date now (default: the latest date whose cut-off passed); idempotent per date',
       body: z.strictObject({ reportDate: reportDate.optional() }), responses: { 200: 'The run (finished, or in progress elsewhere)', 400: 'BAD_ARGUMENT' },

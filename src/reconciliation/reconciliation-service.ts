@@ -181,7 +181,8 @@ export class ReconciliationService {
     return this.advance(row.id, 'snapshotted', { heights: JSON.stringify(heights), snapshot_at: rows[0]!.now });
   }
 
-  private async compute(row: RunRow): Promise<RunRow> {
+  /** Reads the nodes and the book for a snapshotted run and compares them; no transaction is open meanwhile. */
+  private async evaluate(row: RunRow) {
     const snapshotAt = row.snapshot_at!;
     const heights = row.heights ?? {};
     const { pool, ledger, config } = this.deps;
@@ -272,15 +273,30 @@ export class ReconciliationService {
     if (notReconciled.length > 0) this.deps.log.warn({ notReconciled }, 'reconciliation: no node for these assets\' chain: not reconciled');
 
     phase('matched');
-    return inTransaction(pool, async (q) => {
-      // Age: from the first run that saw the same break.
-      const { rows: seen } = await q.query<{ break_key: string; first: Date }>(
-        `select break_key, min(first_seen_at) as first from recon_breaks where break_key = any($1) and run_id <> $2 group by break_key`,
-        [breaks.map((b) => b.key), row.id]);
-      const firstSeen = new Map(seen.map((s) => [s.break_key, s.first]));
+    /** The content, given when each break was first seen (earlier runs with the same key). */
+    const build = (firstSeen: Map<string, Date>) => {
       const aged = breaks.map((b) => ({ ...b, firstSeenAt: firstSeen.get(b.key) ?? snapshotAt }));
       const content = this.buildContent(row, snapshotAt, heights, reconciledAssets, results, aged, counts, accounts, notReconciled, [...lines.values()]);
       const segregation = this.segregation(row.report_date, snapshotAt, reconciledAssets, results, accounts, content, addressOwnersUnique);
+      const summary = {
+        lines: results.length, matchedLines: results.filter((l) => l.matched).length, breaks: aged.length,
+        unexplained: aged.filter((b) => !b.explained).length, allLinesMatched: content.allLinesMatched,
+      };
+      return { aged, content, segregation, summary };
+    };
+    return { keys: breaks.map((b) => b.key), build };
+  }
+
+  private async firstSeen(q: Queryable, runId: string, keys: string[]): Promise<Map<string, Date>> {
+    const { rows } = await q.query<{ break_key: string; first: Date }>(
+      `select break_key, min(first_seen_at) as first from recon_breaks where break_key = any($1) and run_id <> $2 group by break_key`, [keys, runId]);
+    return new Map(rows.map((r) => [r.break_key, r.first]));
+  }
+
+  private async compute(row: RunRow): Promise<RunRow> {
+    const evaluated = await this.evaluate(row);
+    return inTransaction(this.deps.pool, async (q) => {
+      const { aged, content, segregation, summary } = evaluated.build(await this.firstSeen(q, row.id, evaluated.keys));
       // The breaks and the state commit together: a compute that did not commit left none behind.
       for (const b of aged) {
         await q.query(
@@ -289,22 +305,37 @@ export class ReconciliationService {
           [row.id, b.key, b.class, b.owner, b.clientId, b.asset, b.tier, b.chain, b.txid, b.expected.toString(),
             b.actual.toString(), b.difference.toString(), b.explained, b.explanation, b.firstSeenAt]);
       }
-      const summary = {
-        lines: results.length, matchedLines: results.filter((l) => l.matched).length, breaks: aged.length,
-        unexplained: aged.filter((b) => !b.explained).length, allLinesMatched: content.allLinesMatched,
-      };
       const canonical = canonicalJson(content as unknown as Record<string, unknown>);
       return this.advance(row.id, 'computed', { content: canonical, content_hash: sha256Hex(canonical),
         segregation: canonicalJson(segregation as unknown as Record<string, unknown>), summary: JSON.stringify(summary) }, q);
     });
   }
 
+  /**
+   * REC-05: computes a finished run's content again from what it recorded (the heights, the snapshot
+   * instant) and the data as of then: the nodes at those heights, the book as of the snapshot. The
+   * same hash as the stored (published) content unless something changed that should not have
+   * (a reorg below the height, a rewritten book) or the price set was replaced since (REC-07 values
+   * use the price source's current set).
+   */
+  async recompute(reportDate: string): Promise<{ reportDate: string; storedContentHash: string; recomputedContentHash: string; equal: boolean }> {
+    const row = await this.byDate(this.deps.pool, reportDate);
+    if (!row || !row.content_hash || !['computed', 'published', 'done'].includes(row.state)) {
+      throw new DomainError('REPORT_NOT_FOUND', `no computed reconciliation for ${reportDate}`);
+    }
+    const evaluated = await this.evaluate(row);
+    const { content } = evaluated.build(await this.firstSeen(this.deps.pool, row.id, evaluated.keys));
+    const hash = sha256Hex(canonicalJson(content as unknown as Record<string, unknown>));
+    return { reportDate, storedContentHash: row.content_hash, recomputedContentHash: hash, equal: hash === row.content_hash };
+  }
+
   /** Items in flight at the cut-off, by txid: a deposit the scanner has seen, a transaction of ours; matched when their journal entry is missing. */
   private async inFlight(q: Queryable, at: Date): Promise<Map<string, string>> {
     const out = new Map<string, string>();
-    const { rows: deposits } = await q.query<{ txid: string; status: string }>(
-      `select distinct on (txid) txid, status from deposits where detected_at <= $1 and status in ('pending', 'credited') order by txid, status desc`, [at]);
-    for (const d of deposits) out.set(d.txid, `deposit seen by the scanner, ${d.status === 'pending' ? 'waiting for its confirmations' : 'credited after the cut-off'}`);
+    const { rows: deposits } = await q.query<{ txid: string }>(
+      `select distinct txid from deposits where detected_at <= $1 and status in ('pending', 'credited')`, [at]);
+    // One text whatever the deposit's state now: a recomputation later must give the same content.
+    for (const d of deposits) out.set(d.txid, 'deposit seen by the scanner, not yet credited at the cut-off');
     const { rows: own } = await q.query<{ txid: string; purpose: string }>(`select txid, purpose from own_transactions`);
     for (const t of own) out.set(t.txid, `our ${t.purpose.replace('_', ' ')} transaction, not yet booked at the cut-off`);
     return out;

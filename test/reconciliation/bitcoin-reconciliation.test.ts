@@ -71,8 +71,9 @@ before(async () => {
 
 after(async () => { await f?.close(); });
 
-test('REC-01 REC-02 REC-07 a clean system reports every line matched, with the USD value at the cut-off and the proof-of-reserves root', async () => {
-  const { content } = await runFor(nextDate());
+test('REC-01 REC-02 REC-05 REC-07 a clean system reports every line matched, with the USD value at the cut-off and the proof-of-reserves root; recomputed later, the same hash', async () => {
+  const date = nextDate();
+  const { content } = await runFor(date);
   assert.deepEqual(content.breaks, [], show(content.breaks));
   assert.equal(content.allLinesMatched, true);
   // This fixture runs bcoin only: the Ethereum assets are listed as not reconciled, never as matched.
@@ -101,6 +102,11 @@ test('REC-01 REC-02 REC-07 a clean system reports every line matched, with the U
   assert.equal(btc.proofOfReserves!.covered, true);
   assert.equal(content.chains[0]!.chain, 'bitcoin');
   assert.equal(Number(content.chains[0]!.height), await f.btc!.rpc.getBlockCount());
+  // REC-05: recomputed from the recorded height and snapshot, after more blocks, the same content hash.
+  await f.btc!.mine(2);
+  const again = await service().recompute(date);
+  assert.equal(again.equal, true, show(again));
+  assert.equal(again.storedContentHash, (await reports.findByKey('reconciliation', date))!.contentHash);
 });
 
 test('REC-04 the segregation report: per client ledger balance, addresses, on-chain balance and split; totals equal the reconciliation; no address under two owners', async () => {
@@ -126,7 +132,8 @@ test('REC-04 the segregation report: per client ledger balance, addresses, on-ch
 test('REC-01 REC-02 coins sent to a client\'s wallet behind the service\'s back (0.0001 BTC, scanner not run): exactly one unknown_inflow break, for that client and asset', async () => {
   const address = await inTransaction(f.db.app, (q) => f.wallets.depositAddress(q, bob, 'bitcoin', 'hot'));
   const sent = await f.btc!.faucet(address.address, 10_000n, { confirmations: CONFIRMATIONS });
-  const { content } = await runFor(nextDate());
+  const date = nextDate();
+  const { content } = await runFor(date);
   assert.equal(content.breaks.length, 1, show(content.breaks));
   const b = content.breaks[0]!;
   assert.equal(b.class, 'unknown_inflow');
@@ -141,13 +148,16 @@ test('REC-01 REC-02 coins sent to a client\'s wallet behind the service\'s back 
   await f.tick();
   const next = await runFor(nextDate());
   assert.deepEqual(next.content.breaks, []);
+  // The credit came after that cut-off: recomputing that day still gives its break (the same hash).
+  assert.equal((await service().recompute(date)).equal, true);
 });
 
 test('REC-01 a holdings row altered by hand (as the database owner): exactly one balance_mismatch break for that client, asset and tier', async () => {
   const code = `client_trust/${alice}/BTC/client_wallet_hot`;
   await f.db.owner.query('update accounts set balance = balance + 7000 where code = $1', [code]);
+  const date = nextDate();
   try {
-    const { content, reportId } = await runFor(nextDate());
+    const { content, reportId } = await runFor(date);
     assert.equal(content.breaks.length, 1, show(content.breaks));
     const b = content.breaks[0]!;
     assert.equal(b.class, 'balance_mismatch');
@@ -162,6 +172,8 @@ test('REC-01 a holdings row altered by hand (as the database owner): exactly one
   } finally {
     await f.db.owner.query('update accounts set balance = balance - 7000 where code = $1', [code]);
   }
+  // REC-05: the book as of that day has changed since (the row put back): the recomputation says so.
+  assert.equal((await service().recompute(date)).equal, false);
 });
 
 test('REC-01 the PDF is a real PDF whose text (pdftotext) carries the totals per asset, the breaks and how to verify the signature', async () => {

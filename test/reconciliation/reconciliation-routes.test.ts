@@ -55,6 +55,10 @@ test('REC-05 REC-01 run now (admin, idempotent per date), the runs with their ga
     ['GET /v1/audit/reports/:reportId/breaks', 'rejected:REPORT_NOT_FOUND'],
   ]);
 
+  const recomputed = await app.call('GET', '/v1/audit/reconciliations/2026-11-20/recompute', { key: app.keys.auditor });
+  assert.equal(recomputed.status, 200, JSON.stringify(recomputed.body));
+  assert.equal(recomputed.body.equal, true);
+  assert.equal((await app.call('GET', '/v1/audit/reconciliations/2026-11-19/recompute', { key: app.keys.auditor })).status, 404);
   // Auditors and the exchange may not run it; the exchange may not read it; bad dates are 400s.
   assert.equal((await app.call('POST', '/v1/reconciliations', { key: app.keys.auditor, body: {} })).status, 403);
   assert.equal((await app.call('POST', '/v1/reconciliations', { key: app.keys.treasury, body: {} })).status, 403);
