@@ -43,7 +43,7 @@ export const VERSION = '0.1.0';
 export interface Amanat {
   http: express.Express;
   routes: readonly RouteDef[];
-  services: { assets: AssetRegistry; ledger: LedgerService; clients: ClientService; apiKeys: ApiKeyService; audit: AuditLog; withdrawals: WithdrawalModule; reports: ReportService; proofs: ProofService; statements: StatementService; rebalancing: RebalancingModule; incidents: IncidentService };
+  services: { assets: AssetRegistry; ledger: LedgerService; clients: ClientService; apiKeys: ApiKeyService; audit: AuditLog; withdrawals: WithdrawalModule; reports: ReportService; proofs: ProofService; statements: StatementService; rebalancing: RebalancingModule; incidents: IncidentService; reconciliation: ReconciliationService };
   /** Hold expiry and audit sealing loops. */
   startBackground(): void;
   stopBackground(): Promise<void>;
@@ -136,7 +136,7 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
   return {
     http,
     routes,
-    services: { assets, ledger, clients, apiKeys, audit, withdrawals, reports, proofs, statements, rebalancing, incidents },
+    services: { assets, ledger, clients, apiKeys, audit, withdrawals, reports, proofs, statements, rebalancing, incidents, reconciliation },
     startBackground() {
       loop('hold-expiry', config.ledger.expiryIntervalMs, () => ledger.expireHolds(1000));
       loop('audit-seal', config.audit.sealIntervalMs, () => audit.seal(10_000));
