@@ -94,7 +94,7 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
     ethereum: chains ? new EthereumChainReader(chains.ethereum.rpc) : undefined,
   });
   const statements = new StatementService({ reports, ledger, clients, assets, prices: statementPrices, kyc: (q, clientId) => withdrawals.travelRule.readKyc(q, clientId) });
-  const rebalancing = createRebalancing({ config, pool, assets, withdrawals: withdrawals.service, wallets: deps.wallets, incidents, log });
+  const rebalancing = createRebalancing({ config, pool, assets, withdrawals: withdrawals.service, wallets: deps.wallets, incidents, log, prices: statementPrices });
 
   const routes: RouteDef[] = [];
   routes.push(
