@@ -87,7 +87,15 @@ export const countsView = (chain: string, c: MatchCounts): ReconciliationReportC
   unmatchedChain: String(c.unmatchedChain), unmatchedJournal: String(c.unmatchedJournal), amountMismatches: String(c.amountMismatches),
 });
 
-const amount = (value: string, decimals: string, asset: string) => `${baseUnitsToDecimal(BigInt(value), Number(decimals))} ${asset}`;
+/** Base units as a decimal with every place of the asset shown (0.07908590 BTC), as an accounting report reads. */
+const amount = (value: string, decimals: string, asset: string) => {
+  const d = Number(decimals);
+  const v = BigInt(value);
+  if (d === 0) return `${v} ${asset}`;
+  const text = baseUnitsToDecimal(v < 0n ? -v : v, d);
+  const [whole, fraction = ''] = text.split('.');
+  return `${v < 0n ? '-' : ''}${whole}.${fraction.padEnd(d, '0')} ${asset}`;
+};
 const usd = (cents: string) => {
   const c = BigInt(cents);
   return `USD ${(c / 100n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',')}.${(c % 100n).toString().padStart(2, '0')}`;

@@ -16,6 +16,7 @@ import { createLogger } from '../../src/platform/logger.ts';
 import { loadStaticPrices } from '../../src/pricing/index.ts';
 import { ReportService } from '../../src/reports/index.ts';
 import { createIncidentService } from '../../src/incidents/index.ts';
+import { createRebalancing } from '../../src/rebalancing/index.ts';
 import { BitcoinChainReader, ReconciliationService, type ReconciliationReportContent, type SegregationReportContent } from '../../src/reconciliation/index.ts';
 import { tempDir } from '../../signer/test/helpers.ts';
 
@@ -127,6 +128,25 @@ test('REC-04 the segregation report: per client ledger balance, addresses, on-ch
   const owners = new Map<string, Set<string>>();
   for (const x of all) { const [a, o] = x.split('|') as [string, string]; owners.set(a, (owners.get(a) ?? new Set()).add(o)); }
   assert.ok([...owners.values()].every((s) => s.size === 1));
+});
+
+test('REC-02 a rebalancer sweep (hot to the same client\'s cold wallet, fee from the client\'s coins) is matched on both lines', async () => {
+  const config = loadConfig({ AMANAT_ENV: 'test' });
+  const r = createRebalancing({ config, pool: f.db.app, assets: f.assets, withdrawals: f.module.service, wallets: f.wallets, incidents: createIncidentService(config), log: createLogger('silent') });
+  const created = (await r.rebalancer.run()).created.filter((w) => w.client_id === alice && w.kind === 'sweep');
+  assert.equal(created.length, 1, 'Alice holds nearly everything hot: one sweep');
+  const done = await f.settle(created[0]!.id);
+  assert.equal(done.state, 'completed', show(done));
+  await f.btc!.mine(CONFIRMATIONS);
+  await f.tick();
+  const { content } = await runFor(nextDate());
+  assert.deepEqual(content.breaks, [], show(content.breaks));
+  const btc = content.assets.find((a) => a.asset === 'BTC')!;
+  assert.ok(BigInt(btc.onChain.cold) > 3_000_000n, 'Alice now has coins in cold');
+  const matching = content.matching.find((m) => m.chain === 'bitcoin')!;
+  // Two deposits, the withdrawal, and the sweep on Alice's hot and on her cold line.
+  assert.equal(matching.chainMovements, '5', show(matching));
+  assert.equal(matching.matched, '5');
 });
 
 test('REC-01 REC-02 coins sent to a client\'s wallet behind the service\'s back (0.0001 BTC, scanner not run): exactly one unknown_inflow break, for that client and asset', async () => {
