@@ -101,6 +101,9 @@ const usd = (cents: string) => {
   return `USD ${(c / 100n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ',')}.${(c % 100n).toString().padStart(2, '0')}`;
 };
 
+/** Basis points as a percentage with two places, in integers (7500 -> "75.00 %"). */
+const pct = (bp: bigint): string => `${bp / 100n}.${(bp % 100n).toString().padStart(2, '0')} %`;
+
 function csvCell(value: string): string {
   const safe = /^[=+@\t\r]/.test(value) || /^-[^0-9]/.test(value) ? `'${value}` : value;
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
@@ -198,12 +201,12 @@ function hotColdChart(doc: PDFKit.PDFDocument, assets: AssetSummary[]): void {
     if (doc.y > doc.page.height - 80) doc.addPage();
     const y = doc.y;
     const total = BigInt(a.onChain.total);
-    const hotBp = total > 0n ? Number((BigInt(a.onChain.hot) * 10_000n) / total) : 0;
-    const hotWidth = Math.round((width * hotBp) / 10_000);
+    const hotBp = total > 0n ? (BigInt(a.onChain.hot) * 10_000n) / total : 0n;
+    const hotWidth = Number((BigInt(width) * hotBp) / 10_000n);
     doc.font('Helvetica').fontSize(8).text(a.asset, 40, y + 2, { width: 90 });
     doc.rect(left, y, width, 12).fillAndStroke('#dde4ee', '#333333');
     if (hotWidth > 0) doc.rect(left, y, hotWidth, 12).fill('#d9534f');
-    doc.fillColor('black').text(`hot ${(hotBp / 100).toFixed(2)} % / cold ${((10_000 - hotBp) / 100).toFixed(2)} %`, left + width + 8, y + 2, { width: 120 });
+    doc.fillColor('black').text(`hot ${pct(hotBp)} / cold ${pct(total > 0n ? 10_000n - hotBp : 0n)}`, left + width + 8, y + 2, { width: 120 });
     doc.x = 40;
     doc.y = y + 18;
   }
@@ -231,7 +234,7 @@ export async function reconciliationPdf(content: ReconciliationReportContent, me
       ['Asset', 'USD price', 'Price time / source', 'Client assets USD', 'House on-chain', 'House USD', 'Retail hot share', 'PoR root / reserves >= liabilities'],
       ...content.assets.map((a) => [a.asset, a.usd ? a.usd.price : 'no price', a.usd ? `${a.usd.priceTime ?? 'no time'} / ${a.usd.source} (${a.usd.priceVersion})` : '',
         a.usd ? usd(a.usd.onChainUsdCents) : '', amount(a.house.onChain, a.decimals, a.asset), a.usd ? usd(a.usd.houseUsdCents) : '',
-        `${(Number(a.retailHotShareBp) / 100).toFixed(2)} %`, a.proofOfReserves ? `${a.proofOfReserves.root.slice(0, 16)}... / ${a.proofOfReserves.covered ? 'yes' : `NO, short ${a.proofOfReserves.shortfall}`}` : 'n/a']),
+        pct(BigInt(a.retailHotShareBp)), a.proofOfReserves ? `${a.proofOfReserves.root.slice(0, 16)}... / ${a.proofOfReserves.covered ? 'yes' : `NO, short ${a.proofOfReserves.shortfall}`}` : 'n/a']),
     ], [40, 55, 95, 70, 70, 55, 50, 80]);
     doc.moveDown(0.6);
     doc.font('Helvetica-Bold').fontSize(11).text('Hot / cold split per asset (client wallets, on-chain)', 40);
