@@ -462,11 +462,12 @@ export class LedgerService {
 
   /**
    * REC-02: what the journal booked on each holdings account up to `asOf`, summed per transaction it
-   * names (cause.txid) or, for an entry that names none, per entry (`entry:<id>`).
+   * names (cause.txid, or cause.gasTopUpTxid for the house gas of an ERC-20 payout) or, for an entry
+   * that names none, per entry (`entry:<id>`).
    */
   async holdingsMovementsAsOf(q: Queryable, asOf: Date): Promise<{ account: string; key: string; txid: string | null; amount: bigint; bookedAt: Date; entryIds: number[] }[]> {
     const { rows } = await q.query<{ code: string; key: string; txid: string | null; amount: bigint; booked_at: Date; entry_ids: number[] }>(
-      `select a.code, coalesce(e.cause->>'txid', 'entry:' || e.id) as key, e.cause->>'txid' as txid, sum(p.amount) as amount,
+      `select a.code, coalesce(e.cause->>'txid', e.cause->>'gasTopUpTxid', 'entry:' || e.id) as key, coalesce(e.cause->>'txid', e.cause->>'gasTopUpTxid') as txid, sum(p.amount) as amount,
               min(e.created_at) as booked_at, array_agg(distinct e.id) as entry_ids
        from postings p join accounts a on a.id = p.account_id join journal_entries e on e.id = p.entry_id
        where a.book = 'holdings' and a.root in ('client_trust', 'house') and e.created_at <= $1

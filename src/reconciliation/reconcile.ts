@@ -6,6 +6,7 @@
 // the journal booked on that account (J):
 //   N and J equal .............................. matched
 //   N without J, a deposit/withdrawal in flight .. timing (explained: it will clear)
+//   N in ETH on a client line, an ERC-20 payout's gas top-up or gas .. gas_float (explained: house ETH, house_gas_float)
 //   N > 0 without J ............................. unknown_inflow
 //   N < 0 without J ............................. unknown_outflow
 //   J without N (older than the grace period) ... missing_movement (younger: timing)
@@ -14,7 +15,7 @@
 // by hand, a movement the node does not show as a transaction) is one balance_mismatch on the line.
 import type { ChainMovement } from './chain-readers.ts';
 
-export type BreakClass = 'timing' | 'unknown_inflow' | 'unknown_outflow' | 'missing_movement' | 'amount_mismatch' | 'balance_mismatch';
+export type BreakClass = 'timing' | 'gas_float' | 'unknown_inflow' | 'unknown_outflow' | 'missing_movement' | 'amount_mismatch' | 'balance_mismatch';
 
 export interface ReconLine {
   /** Holdings account code (client_trust/<client>/<asset>/client_wallet_hot, house/<asset>/house_wallet_gas ...). */
@@ -75,6 +76,8 @@ export interface ReconcileInput {
   journal: JournalDelta[];
   /** txids of items in flight at the cut-off: deposits seen but not credited, withdrawals sent but not posted. */
   inFlight: Map<string, string>;
+  /** txids whose native-coin movement on a client line is house gas float (a top-up for an ERC-20 payout, and that payout's gas). */
+  gasFloat?: Map<string, string>;
   cutoff: Date;
   /** A journal entry with no movement is timing while younger than this. */
   missingMovementGraceMs: number;
@@ -123,8 +126,12 @@ export function reconcile(input: ReconcileInput): { lines: LineResult[]; breaks:
     const txid = n?.txid ?? j?.txid ?? null;
     if (nAmount === jAmount) { counts.matched++; continue; }
     if (n && (!j || jAmount === 0n)) {
+      const float = line.owner === 'client' ? input.gasFloat?.get(`${line.asset}:${n.txid}`) : undefined;
       const flight = input.inFlight.get(n.txid);
-      if (flight) {
+      if (float) {
+        counts.timing++;
+        add(line, 'gas_float', n.txid, 0n, nAmount, true, float);
+      } else if (flight) {
         counts.timing++;
         add(line, 'timing', n.txid, 0n, nAmount, true, flight);
       } else {

@@ -223,11 +223,12 @@ export class ReconciliationService {
       movements.push(...moved);
     };
     const readBook = async () => {
-      const [accounts, journal, inFlight] = await Promise.all([ledger.accountsAsOf(pool, snapshotAt), ledger.holdingsMovementsAsOf(pool, snapshotAt), this.inFlight(pool, snapshotAt)]);
+      const [accounts, journal, inFlight, gasFloat] = await Promise.all([ledger.accountsAsOf(pool, snapshotAt), ledger.holdingsMovementsAsOf(pool, snapshotAt),
+        this.inFlight(pool, snapshotAt), this.gasFloat(pool)]);
       phase('book read');
-      return { accounts, journal, inFlight };
+      return { accounts, journal, inFlight, gasFloat };
     };
-    const [{ accounts, journal, inFlight }] = await Promise.all([readBook(), readBitcoin(), readEthereum()]);
+    const [{ accounts, journal, inFlight, gasFloat }] = await Promise.all([readBook(), readBitcoin(), readEthereum()]);
     const balanceOf = new Map(accounts.map((a) => [a.code, a.balance]));
 
     // REC-04: no address under two owners.
@@ -263,7 +264,7 @@ export class ReconciliationService {
     const breaks: Break[] = [];
     const counts: { chain: string; counts: MatchCounts }[] = [];
     for (const chain of Object.keys(readers) as Chain[]) {
-      const r = reconcile({ lines: byChain(chain), balances, movements: movements.filter((m) => m.chain === chain), journal, inFlight,
+      const r = reconcile({ lines: byChain(chain), balances, movements: movements.filter((m) => m.chain === chain), journal, inFlight, gasFloat,
         cutoff: snapshotAt, missingMovementGraceMs: config.missingMovementGraceHours * 3_600_000 });
       results.push(...r.lines);
       breaks.push(...r.breaks);
@@ -327,6 +328,23 @@ export class ReconciliationService {
     const { content } = evaluated.build(await this.firstSeen(this.deps.pool, row.id, evaluated.keys));
     const hash = sha256Hex(canonicalJson(content as unknown as Record<string, unknown>));
     return { reportDate, storedContentHash: row.content_hash, recomputedContentHash: hash, equal: hash === row.content_hash };
+  }
+
+  /**
+   * The house's ETH on client addresses: a gas top-up for an ERC-20 payout lands on the client's
+   * address and that payout spends it as gas; both are booked to house_gas_float (house money), never
+   * to the client's ETH holdings. Keyed `ETH:<txid>`.
+   */
+  private async gasFloat(q: Queryable): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    const { rows } = await q.query<{ txid: string; gas_top_up: string | null }>(
+      `select w.txid, w.build->>'gasTopUpTxid' as gas_top_up from withdrawals w join assets a on a.code = w.asset
+       where a.chain = 'ethereum' and a.contract_address is not null and w.txid is not null`);
+    for (const r of rows) {
+      out.set(`ETH:${r.txid}`, 'house gas float: the gas of an ERC-20 payout, paid from ETH the house put on the address (house_gas_float)');
+      if (r.gas_top_up) out.set(`ETH:${r.gas_top_up}`, 'house gas float: a top-up from the gas station for an ERC-20 payout (house_gas_float, not client holdings)');
+    }
+    return out;
   }
 
   /** Items in flight at the cut-off, by txid: a deposit the scanner has seen, a transaction of ours; matched when their journal entry is missing. */

@@ -91,3 +91,35 @@ test('REC-01 REC-02 Ethereum: USDT sent to a client\'s wallet behind the service
   assert.equal(b.actual, '1500000');
   assert.equal(b.txid?.toLowerCase(), txid.toLowerCase());
 });
+
+test('REC-01 REC-02 Ethereum: an ERC-20 payout whose gas the house gas station paid: the station matches, the top-up and the gas on the client\'s address are explained gas_float, nothing unexplained', async () => {
+  const station = await inTransaction(f.db.app, (q) => f.wallets.ensureHouseWallet(q, 'gas_station', 'ethereum'));
+  await f.eth!.faucetEth(station.address.address, 10n ** 17n);
+  await f.eth!.mine(CONFIRMATIONS);
+  await f.tick();
+  const destination = f.externalAddress();
+  await f.bookAddress(dave, destination);
+  const daveHot = await inTransaction(f.db.app, (q) => f.wallets.depositAddress(q, dave, 'ethereum', 'hot'));
+  await f.eth!.faucetUsdt(daveHot.address, 20_000_000n);
+  await f.eth!.mine(CONFIRMATIONS);
+  await f.tick();
+  let w = await f.request({ clientId: dave, asset: 'USDT', amount: '12.5', destination });
+  w = await f.settle(w.id);
+  if (w.state === 'approvals') {
+    await f.approveAs(f.approvers[0]!, w);
+    await f.approveAs(f.approvers[1]!, w);
+    w = await f.settle(w.id);
+  }
+  assert.equal(w.state, 'completed', show(w));
+  await f.eth!.mine(CONFIRMATIONS);
+  await f.tick();
+  const content = await runFor(nextDate());
+  // Carol's unknown USDT inflow of the previous test is still there; everything else is the payout's gas float.
+  const others = content.breaks.filter((b) => !(b.class === 'unknown_inflow' && b.clientId === carol));
+  assert.deepEqual(others.map((b) => [b.class, b.clientId, b.asset, b.tier, b.explained]).sort(), [
+    ['gas_float', dave, 'ETH', 'hot', true], ['gas_float', dave, 'ETH', 'hot', true]], show(content.breaks));
+  const txids = others.map((b) => b.txid).sort();
+  assert.deepEqual(txids, [w.txid, (w.build as { gasTopUpTxid: string }).gasTopUpTxid].sort());
+  const station$ = content.house.find((h) => h.asset === 'ETH' && h.account.endsWith('house_wallet_gas'))!;
+  assert.equal(station$.onChain, station$.holdings, 'the gas station: chain equals book');
+});
