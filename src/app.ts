@@ -87,7 +87,7 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
     config.withdrawals.priceMaxAgeSeconds > 0 ? { maxAgeSeconds: config.withdrawals.priceMaxAgeSeconds } : {});
   // REC-01: the daily reconciliation reads the nodes themselves (bcoin's address index on its REST port, Ethereum JSON-RPC batches).
   const reconciliation = new ReconciliationService({
-    pool, ledger, assets, incidents, reports, prices: statementPrices, config: config.reconciliation, log,
+    pool, ledger, assets, incidents, reports, proofs, prices: statementPrices, config: config.reconciliation, log,
     bitcoin: chains ? new BitcoinChainReader(chains.bitcoin.rpc, chains.bitcoin.dev
       ? { restUrl: chains.bitcoin.dev.rpcUrl, apiKey: chains.bitcoin.dev.apiKey }
       : { restUrl: config.chains.bitcoin.rpcUrl!, username: config.chains.bitcoin.rpcUser, apiKey: config.chains.bitcoin.rpcPassword }) : undefined,

@@ -22,6 +22,7 @@ import type { AssetRegistry, Asset } from '../assets/asset-registry.ts';
 import type { IncidentService } from '../incidents/index.ts';
 import { usdCentsAt, type PriceSource } from '../pricing/index.ts';
 import { buildLiabilityTree, reserveCheck } from '../reports/proof-of-reserves.ts';
+import type { ProofService } from '../reports/proof-service.ts';
 import type { BitcoinChainReader, EthereumChainReader, ChainMovement } from './chain-readers.ts';
 import { reconcile, addressKey, type Break, type ReconLine, type LineResult, type MatchCounts } from './reconcile.ts';
 import {
@@ -46,6 +47,8 @@ export interface ReconciliationDeps {
   assets: AssetRegistry;
   incidents: Pick<IncidentService, 'open'>;
   reports?: ReportPublisher;
+  /** Stores each asset's liability tree (root and every client's proof) with the run, for GET /v1/clients/:clientId/proof. */
+  proofs?: Pick<ProofService, 'recordTree'>;
   bitcoin?: BitcoinChainReader;
   ethereum?: EthereumChainReader;
   prices?: PriceSource & { readonly asOf?: Date };
@@ -277,13 +280,14 @@ export class ReconciliationService {
     /** The content, given when each break was first seen (earlier runs with the same key). */
     const build = (firstSeen: Map<string, Date>) => {
       const aged = breaks.map((b) => ({ ...b, firstSeenAt: firstSeen.get(b.key) ?? snapshotAt }));
-      const content = this.buildContent(row, snapshotAt, heights, reconciledAssets, results, aged, counts, accounts, notReconciled, [...lines.values()]);
+      const trees: { asset: string; tree: ReturnType<typeof buildLiabilityTree> }[] = [];
+      const content = this.buildContent(row, snapshotAt, heights, reconciledAssets, results, aged, counts, accounts, notReconciled, [...lines.values()], trees);
       const segregation = this.segregation(row.report_date, snapshotAt, reconciledAssets, results, accounts, content, addressOwnersUnique);
       const summary = {
         lines: results.length, matchedLines: results.filter((l) => l.matched).length, breaks: aged.length,
         unexplained: aged.filter((b) => !b.explained).length, allLinesMatched: content.allLinesMatched,
       };
-      return { aged, content, segregation, summary };
+      return { aged, content, segregation, summary, trees };
     };
     return { keys: breaks.map((b) => b.key), build };
   }
@@ -297,7 +301,9 @@ export class ReconciliationService {
   private async compute(row: RunRow): Promise<RunRow> {
     const evaluated = await this.evaluate(row);
     return inTransaction(this.deps.pool, async (q) => {
-      const { aged, content, segregation, summary } = evaluated.build(await this.firstSeen(q, row.id, evaluated.keys));
+      const { aged, content, segregation, summary, trees } = evaluated.build(await this.firstSeen(q, row.id, evaluated.keys));
+      // Every client's inclusion proof is stored with the roots the report publishes (same transaction).
+      for (const { asset, tree } of trees) await this.deps.proofs?.recordTree(q, { reportKind: 'reconciliation', reportKey: row.report_date, asset, tree });
       // The breaks and the state commit together: a compute that did not commit left none behind.
       for (const b of aged) {
         await q.query(
@@ -362,7 +368,7 @@ export class ReconciliationService {
   private buildContent(row: RunRow, snapshotAt: Date, heights: Record<string, { height: number; blockHash: string }>, assets: Asset[], lines: LineResult[],
     breaks: (Break & { firstSeenAt: Date })[], counts: { chain: string; counts: MatchCounts }[],
     accounts: { code: string; kind: string; asset: string; clientId: string | null; balance: bigint }[], notReconciled: string[],
-    rawLines: (ReconLine & { classification: string | null })[]): ReconciliationReportContent {
+    rawLines: (ReconLine & { classification: string | null })[], trees: { asset: string; tree: ReturnType<typeof buildLiabilityTree> }[] = []): ReconciliationReportContent {
     const classification = new Map(rawLines.map((l) => [l.account, l.classification]));
     const summaries: AssetSummary[] = [];
     const settlement: ReconciliationReportContent['settlement'] = [];
@@ -406,6 +412,7 @@ export class ReconciliationService {
       const leaves = entitlements.filter((e) => e.balance > 0n).map((e) => ({ clientId: e.clientId!, balance: e.balance }));
       if (leaves.length > 0) {
         const tree = buildLiabilityTree(asset.code, leaves, row.por_secret);
+        trees.push({ asset: asset.code, tree });
         const check = reserveCheck(onChainTotal, tree.root.sum);
         proofOfReserves = { root: tree.root.hash, sum: tree.root.sum.toString(), leaves: String(leaves.length), reservesOnChain: onChainTotal.toString(),
           covered: check.covered, shortfall: check.shortfall.toString() };

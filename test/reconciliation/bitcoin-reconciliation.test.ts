@@ -14,7 +14,7 @@ import { inTransaction } from '../../src/platform/tx.ts';
 import { loadConfig } from '../../src/platform/config.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { loadStaticPrices } from '../../src/pricing/index.ts';
-import { ReportService } from '../../src/reports/index.ts';
+import { ProofService, ReportService, verifyInclusion } from '../../src/reports/index.ts';
 import { createIncidentService } from '../../src/incidents/index.ts';
 import { createRebalancing } from '../../src/rebalancing/index.ts';
 import { BitcoinChainReader, ReconciliationService, type ReconciliationReportContent, type SegregationReportContent } from '../../src/reconciliation/index.ts';
@@ -23,6 +23,7 @@ import { tempDir } from '../../signer/test/helpers.ts';
 const root = path.resolve(import.meta.dirname, '../..');
 let f: WithdrawalFixture;
 let reports: ReportService;
+let proofs: ProofService;
 let alice: string;
 let bob: string;
 let day = 0;
@@ -32,7 +33,7 @@ const nextDate = () => `2026-10-${String(++day).padStart(2, '0')}`;
 function service(env: Record<string, string> = {}, now?: () => Date): ReconciliationService {
   const config = loadConfig({ AMANAT_ENV: 'test', ...env });
   return new ReconciliationService({
-    pool: f.db.app, ledger: f.ledger, assets: f.assets, incidents: createIncidentService(config), reports,
+    pool: f.db.app, ledger: f.ledger, assets: f.assets, incidents: createIncidentService(config), reports, proofs,
     bitcoin: new BitcoinChainReader(f.btc!.rpc, { restUrl: f.btc!.rpcUrl, apiKey: f.btc!.apiKey }),
     prices: loadStaticPrices(path.join(root, 'policies/prices.json')), config: config.reconciliation, log: createLogger('silent'), now,
   });
@@ -53,6 +54,7 @@ async function runFor(date: string, env: Record<string, string> = {}): Promise<{
 before(async () => {
   f = await startWithdrawals('bitcoin');
   reports = new ReportService(f.db.app, f.signerClient);
+  proofs = new ProofService({ secret: Buffer.alloc(32, 7), reports, ledger: f.ledger, assets: f.assets });
   alice = await f.fundedClient('BTC', 5_000_000n, 'hot');
   bob = await f.fundedClient('BTC', 3_000_000n, 'cold');
   // A completed hot withdrawal of Alice's, so outflows are matched too.
@@ -101,6 +103,15 @@ test('REC-01 REC-02 REC-05 REC-07 a clean system reports every line matched, wit
   assert.match(btc.proofOfReserves!.root, /^[0-9a-f]{64}$/);
   assert.equal(btc.proofOfReserves!.sum, btc.entitlement);
   assert.equal(btc.proofOfReserves!.covered, true);
+  // Every client's inclusion proof is stored with the run and verifies against the root in the signed report.
+  const { reportId } = await runFor(date);
+  for (const [clientId, total] of [[alice, (await f.entitlement(alice, 'BTC')).total], [bob, (await f.entitlement(bob, 'BTC')).total]] as const) {
+    const served = await proofs.clientProof(f.db.app, { clientId, asset: 'BTC', reportId });
+    assert.equal(served.rootInSignedReport, true);
+    assert.deepEqual(served.root, { hash: btc.proofOfReserves!.root, sum: btc.proofOfReserves!.sum });
+    assert.equal(served.proof.balance, total.toString());
+    assert.equal(verifyInclusion(served.proof, { hash: served.root.hash, sum: BigInt(served.root.sum) }).ok, true);
+  }
   assert.equal(content.chains[0]!.chain, 'bitcoin');
   assert.equal(Number(content.chains[0]!.height), await f.btc!.rpc.getBlockCount());
   // REC-05: recomputed from the recorded height and snapshot, after more blocks, the same content hash.
