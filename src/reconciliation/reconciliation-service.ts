@@ -100,6 +100,8 @@ export class ReconciliationService {
   private readonly instance = `recon-${process.pid}-${randomUUID().slice(0, 8)}`;
   private readonly now: () => Date;
 
+  private readonly runsInProcess = new Map<string, Promise<RunView>>();
+
   constructor(private readonly deps: ReconciliationDeps) {
     this.now = deps.now ?? (() => new Date());
   }
@@ -114,6 +116,21 @@ export class ReconciliationService {
     const reportDate = input.reportDate ?? latestDueDate(this.now(), config.cutoffTime);
     if (!isReportDate(reportDate)) throw new DomainError('BAD_ARGUMENT', 'reportDate is YYYY-MM-DD');
     if (reportDate > astanaDate(this.now())) throw new DomainError('BAD_ARGUMENT', `${reportDate} is in the future (Astana time)`);
+    // The lease lets this process take its own run again (after a crash of a step); within the
+    // process, a second caller of the same date (the schedule and "run now") waits for the first.
+    const running = this.runsInProcess.get(reportDate);
+    if (running) return running;
+    const work = this.runDate(reportDate, input);
+    this.runsInProcess.set(reportDate, work);
+    try {
+      return await work;
+    } finally {
+      this.runsInProcess.delete(reportDate);
+    }
+  }
+
+  private async runDate(reportDate: string, input: { cutoff?: Date; trigger?: RunTrigger }): Promise<RunView> {
+    const { config } = this.deps;
     const cutoffAt = input.cutoff ?? cutoffInstant(reportDate, config.cutoffTime);
     await this.deps.pool.query(
       `insert into recon_runs (report_date, trigger, cutoff_at, por_secret) values ($1, $2, $3, $4) on conflict (report_date) do nothing`,

@@ -4,7 +4,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../src/platform/postgres-server.ts';
@@ -126,4 +126,36 @@ test('README: the withdrawals walkthrough: quote, confirm, two treasury approval
   assert.equal(alice.entitlement.held, '0');
   const sats = (btc: string) => { const [whole, frac = ''] = btc.split('.'); return BigInt(whole!) * 100_000_000n + BigInt(frac.padEnd(8, '0')); };
   assert.equal(sats(alice.entitlement.total), sats('1.5') - sats('0.01') - sats(w.networkFee), 'alice paid the amount and the real fee, to the satoshi');
+});
+
+/** The README's fenced bash block under a heading, exactly as written there. */
+function readmeBlock(heading: string): string {
+  const readme = readFileSync(path.join(root, 'README.md'), 'utf8');
+  const at = readme.indexOf(`\n## ${heading}\n`);
+  assert.ok(at >= 0, `README has a "## ${heading}" section`);
+  const m = /```bash\n([\s\S]*?)```/.exec(readme.slice(at));
+  assert.ok(m, `the "${heading}" section has a bash block`);
+  return m[1]!;
+}
+
+test('README: the auditor walkthrough, run as written: the latest reconciliation report in JSON, CSV and PDF verifies offline, Alice\'s proof of reserves verifies, incidents list', async () => {
+  assert.ok(client, 'the first session ran');
+  const script = path.join(dataDir, 'auditor-walkthrough.sh');
+  writeFileSync(script, readmeBlock('For auditors'));
+  const scratch = mkdtempSync(path.join(dataDir, 'walkthrough-'));
+  // The session's variables as the first session set them; `npm run amanat` from the repository.
+  const { stdout } = await promisify(execFile)('bash', ['-euo', 'pipefail', script], {
+    cwd: root, maxBuffer: 64 * 1024 * 1024,
+    env: { ...process.env, API: api, KEY: admin, CLIENT: client, TMPDIR: scratch, AMANAT_DATA_DIR: dataDir, AMANAT_CLI_STATE_DIR: path.join(dataDir, 'cli-requests') },
+  });
+  // Both verifications (JSON, and the PDF with its detached signature) and the proof.
+  const valid = stdout.split('\n').filter((line) => line.startsWith('VALID: '));
+  assert.equal(valid.length, 3, stdout);
+  assert.match(valid[0]!, /^VALID: reconciliation report \d{4}-\d{2}-\d{2} \(json\)/);
+  assert.match(valid[1]!, /^VALID: reconciliation report \d{4}-\d{2}-\d{2} \(pdf\)/);
+  assert.match(valid[2]!, /^VALID: BTC liability of client /);
+  assert.match(stdout, /the root is in the signed proof_of_reserves report/);
+  // pdftotext read the report's PDF: it carries the per-asset summary.
+  assert.match(stdout, /BTC/);
+  assert.match(stdout, /"incidents"/);
 });
