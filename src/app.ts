@@ -88,9 +88,7 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
   // REC-01: the daily reconciliation reads the nodes themselves (bcoin's address index on its REST port, Ethereum JSON-RPC batches).
   const reconciliation = new ReconciliationService({
     pool, ledger, assets, incidents, reports, proofs, prices: statementPrices, config: config.reconciliation, log,
-    bitcoin: chains ? new BitcoinChainReader(chains.bitcoin.rpc, chains.bitcoin.dev
-      ? { restUrl: chains.bitcoin.dev.rpcUrl, apiKey: chains.bitcoin.dev.apiKey }
-      : { restUrl: config.chains.bitcoin.rpcUrl!, username: config.chains.bitcoin.rpcUser, apiKey: config.chains.bitcoin.rpcPassword }) : undefined,
+    bitcoin: chains ? new BitcoinChainReader(chains.bitcoin.rpc) : undefined,
     ethereum: chains ? new EthereumChainReader(chains.ethereum.rpc) : undefined,
   });
   const statements = new StatementService({ reports, ledger, clients, assets, prices: statementPrices, kyc: (q, clientId) => withdrawals.travelRule.readKyc(q, clientId) });

@@ -62,7 +62,15 @@ export class BitcoinChainReader {
   private readonly authorization: string | undefined;
   private readonly fetchImpl: typeof fetch;
 
-  constructor(private readonly rpc: BitcoinRpcClient, options: BitcoinIndexOptions) {
+  /** Without options, the REST API is the RPC client's own endpoint and credentials (bcoin serves both on one port). */
+  constructor(private readonly rpc: BitcoinRpcClient, options?: BitcoinIndexOptions) {
+    if (!options) {
+      const endpoint = rpc.restEndpoint();
+      this.base = endpoint.url.replace(/\/+$/, '');
+      this.authorization = endpoint.authorization;
+      this.fetchImpl = endpoint.fetch;
+      return;
+    }
     this.base = options.restUrl.replace(/\/+$/, '');
     this.authorization = options.apiKey !== undefined ? `Basic ${Buffer.from(`${options.username ?? 'x'}:${options.apiKey}`).toString('base64')}` : undefined;
     this.fetchImpl = options.fetch ?? fetch;

@@ -55,6 +55,11 @@ export class BitcoinRpcClient {
     this.fetchImpl = options.fetch ?? fetch;
   }
 
+  /** bcoin serves its REST API (the address index) on the JSON-RPC port with the same credentials. */
+  restEndpoint(): { url: string; authorization: string | undefined; fetch: typeof fetch } {
+    return { url: this.url, authorization: this.authorization, fetch: this.fetchImpl };
+  }
+
   async call<T>(method: string, params: unknown[] = []): Promise<T> {
     const id = this.nextId++;
     let response: Response;
