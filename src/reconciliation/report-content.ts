@@ -1,7 +1,7 @@
 // The reconciliation and segregation reports (REC-01, REC-04, REC-07): their content (canonical JSON:
 // money as decimal strings of base units, times as ISO strings, no numbers) and their CSV and PDF
 // renderings. ReportService (src/reports) stores, hashes and signs them.
-import PDFDocument from 'pdfkit';
+import { pdfReport, type RenderMeta } from '../reports/renderers.ts';
 import { baseUnitsToDecimal } from '../platform/money.ts';
 import type { Break, MatchCounts } from './reconcile.ts';
 
@@ -141,39 +141,10 @@ export function segregationCsv(content: SegregationReportContent): Buffer {
   ]);
 }
 
-export interface PdfMeta { kind: string; reportKey: string; contentHash: string; signedAt: string; reportKeyFingerprint?: string }
+/** What ReportService.publish tells a renderer (the signing time, the content hash, the key's fingerprint). */
+export type PdfMeta = RenderMeta;
 
-const VERIFY = [
-  'How to verify: a PDF cannot carry its own signature (its bytes are what is signed). The report\'s manifest lists the SHA-256 of',
-  'this file (files.pdf), of the JSON and of the CSV, and the content hash; the manifest is signed by the report key held by the signer',
-  '(ECDSA secp256k1 over SHA-256("amanat-report-v1\\n" + canonical JSON of the manifest)). Download the detached signature with',
-  'GET /v1/audit/reports/{reportId}/signature and run `amanat report verify <this file> --signature <file> --public-key <report key>`;',
-  'the published report key is GET /v1/audit/report-key.',
-];
-
-function pdfDocument(title: string, meta: PdfMeta | undefined, body: (doc: PDFKit.PDFDocument) => void): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const created = meta ? new Date(meta.signedAt) : new Date(0);
-    const doc = new PDFDocument({ size: 'A4', margin: 40, info: { Title: title, Producer: 'Amanat', Creator: 'Amanat', CreationDate: created, ModDate: created } });
-    const chunks: Buffer[] = [];
-    doc.on('data', (chunk: Buffer) => chunks.push(chunk));
-    doc.on('end', () => resolve(Buffer.concat(chunks)));
-    doc.on('error', reject);
-    doc.font('Helvetica-Bold').fontSize(15).text(title);
-    doc.moveDown(0.3);
-    body(doc);
-    doc.moveDown(1);
-    doc.font('Helvetica-Bold').fontSize(10).text('Integrity and signature', 40);
-    doc.font('Helvetica').fontSize(8);
-    if (meta) {
-      doc.text(`Report: ${meta.kind} ${meta.reportKey}, signed at ${meta.signedAt}.`);
-      doc.text(`Content hash (SHA-256 of the canonical JSON): ${meta.contentHash}`);
-      if (meta.reportKeyFingerprint) doc.text(`Report key fingerprint: ${meta.reportKeyFingerprint}`);
-    }
-    for (const line of VERIFY) doc.text(line);
-    doc.end();
-  });
-}
+const pdfDocument = (title: string, meta: PdfMeta | undefined, body: (doc: PDFKit.PDFDocument) => void): Promise<Buffer> => pdfReport(title, meta, body, 40);
 
 function table(doc: PDFKit.PDFDocument, rows: string[][], widths: number[]): void {
   const left = 40;

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { reportKeyFingerprint } from '../../signer/src/report-manifest.ts';
 import { verifyReportFile } from './report-file.ts';
-import { verifyInclusion, type InclusionProof } from './proof-of-reserves.ts';
+import { rootPublishedIn, verifyInclusion, type InclusionProof } from './proof-of-reserves.ts';
 
 export interface Out { stdout(text: string): void; stderr(text: string): void }
 
@@ -46,13 +46,6 @@ export function reportVerifyCommand(args: { file?: string | undefined; signature
   return 0;
 }
 
-function findsString(value: unknown, wanted: string, depth = 0): boolean {
-  if (depth > 64) return false;
-  if (typeof value === 'string') return value === wanted;
-  if (Array.isArray(value)) return value.some((item) => findsString(item, wanted, depth + 1));
-  if (value && typeof value === 'object') return Object.values(value).some((item) => findsString(item, wanted, depth + 1));
-  return false;
-}
 
 export function proofVerifyCommand(args: { file?: string | undefined; report?: string | undefined; root?: string | undefined; sum?: string | undefined }, out: Out): number {
   if (!args.file) { out.stderr('usage: amanat proof verify FILE [--report SIGNED_REPORT.json] [--root HASH] [--sum N]\n'); return 2; }
@@ -86,7 +79,7 @@ export function proofVerifyCommand(args: { file?: string | undefined; report?: s
     const report = verifyReportFile(reportBytes);
     if (!report.ok) { out.stdout(`INVALID: the signed report does not verify: ${report.reason}\n`); return 1; }
     const content = (JSON.parse(reportBytes.toString('utf8')) as { content?: unknown }).content;
-    if (!findsString(content, rootHash)) { out.stdout(`INVALID: the root ${rootHash} is not in the signed report ${report.manifest?.reportKey}\n`); return 1; }
+    if (!rootPublishedIn(content, rootHash)) { out.stdout(`INVALID: the root ${rootHash} is not in the signed report ${report.manifest?.reportKey}\n`); return 1; }
     out.stdout(`the root is in the signed ${report.manifest?.kind} report ${report.manifest?.reportKey}, signed by report key ${reportKeyFingerprint(report.publicKey ?? '')}\n`);
   }
   out.stdout(`VALID: ${proof.asset} liability of client ${proof.clientId}: ${proof.balance} (base units) is included in root ${rootHash} (total ${rootSum})\n`);

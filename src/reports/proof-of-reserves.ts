@@ -186,3 +186,12 @@ export function verifyInclusion(proof: InclusionProof, root: { hash: string; sum
 export function reserveCheck(reserves: bigint, liabilities: bigint): { covered: boolean; shortfall: bigint; surplus: bigint } {
   return reserves >= liabilities ? { covered: true, shortfall: 0n, surplus: reserves - liabilities } : { covered: false, shortfall: liabilities - reserves, surplus: 0n };
 }
+
+/** Whether a root hash is published in a signed report's content (anywhere in it: a string equal to the hash). */
+export function rootPublishedIn(content: unknown, rootHash: string, depth = 0): boolean {
+  if (depth > 64) return false;
+  if (typeof content === 'string') return content === rootHash;
+  if (Array.isArray(content)) return content.some((item) => rootPublishedIn(item, rootHash, depth + 1));
+  if (content && typeof content === 'object') return Object.values(content).some((item) => rootPublishedIn(item, rootHash, depth + 1));
+  return false;
+}

@@ -11,7 +11,7 @@ import { DomainError } from '../platform/errors.ts';
 import type { Queryable } from '../platform/tx.ts';
 import type { AssetRegistry } from '../assets/asset-registry.ts';
 import type { LedgerService } from '../ledger/ledger-service.ts';
-import { buildLiabilityTree, reserveCheck, verifyInclusion, type InclusionProof, type LiabilityLeaf, type TreeRoot } from './proof-of-reserves.ts';
+import { buildLiabilityTree, reserveCheck, rootPublishedIn, verifyInclusion, type InclusionProof, type LiabilityLeaf, type TreeRoot } from './proof-of-reserves.ts';
 import type { PublishedReport, ReportKind, ReportService } from './report-service.ts';
 import { renderPdf, toCsv, type RenderMeta, type Renderers } from './renderers.ts';
 
@@ -43,13 +43,6 @@ export interface ClientProof {
   verification: { ok: boolean; reason?: string };
 }
 
-function containsString(value: unknown, wanted: string, depth = 0): boolean {
-  if (depth > 64) return false;
-  if (typeof value === 'string') return value === wanted;
-  if (Array.isArray(value)) return value.some((item) => containsString(item, wanted, depth + 1));
-  if (value && typeof value === 'object') return Object.values(value).some((item) => containsString(item, wanted, depth + 1));
-  return false;
-}
 
 export class ProofService {
   constructor(private readonly deps: { secret: Buffer; reports: ReportService; ledger: LedgerService; assets: AssetRegistry }) {}
@@ -133,7 +126,7 @@ export class ProofService {
     const content = await this.deps.reports.content(report.id, q);
     return {
       reportId: report.id, reportKind: report.kind, reportKey: report.reportKey, asset: input.asset, clientId: input.clientId,
-      root: { hash: root.hash, sum: root.sum.toString() }, rootInSignedReport: containsString(content, root.hash),
+      root: { hash: root.hash, sum: root.sum.toString() }, rootInSignedReport: rootPublishedIn(content, root.hash),
       proof, verification: verifyInclusion(proof, root),
     };
   }

@@ -34,23 +34,45 @@ export function toCsv(rows: string[][]): Buffer {
 export interface PdfSection { heading: string; lines?: string[]; table?: string[][] }
 
 export const VERIFY_INSTRUCTIONS = [
-  'How to verify: download this report and its detached signature (GET /v1/audit/reports/{reportId}/signature),',
-  'then run `amanat report verify <this file> --signature <signature file> --public-key <published report key>`.',
+  'How to verify: a PDF cannot carry its own signature (its bytes are what is signed). Download this report and its detached',
+  'signature (GET /v1/audit/reports/{reportId}/signature), then run',
+  '`amanat report verify <this file> --signature <signature file> --public-key <published report key>` (GET /v1/audit/report-key).',
   'The SHA-256 of this file must be the manifest\'s files.pdf; the manifest is signed (ECDSA secp256k1) over',
   'SHA-256("amanat-report-v1\\n" + canonical JSON of the manifest) by the report key (docs/reports.md).',
 ];
 
-/** A PDF of titled sections (lines and tables), with the content hash and verification notes at the end. */
-export function renderPdf(title: string, sections: PdfSection[], meta?: RenderMeta): Promise<Buffer> {
+/**
+ * One signed-report PDF: A4, the title, what `draw` puts on the page, then the integrity block (the
+ * content hash, the report key's fingerprint and how to verify). The creation date is the signing
+ * time, so the same content and meta render the same bytes.
+ */
+export function pdfReport(title: string, meta: RenderMeta | undefined, draw: (doc: PDFKit.PDFDocument) => void, margin = 48): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const created = meta ? new Date(meta.signedAt) : new Date(0);
-    const doc = new PDFDocument({ size: 'A4', margin: 48, info: { Title: title, Producer: 'Amanat', Creator: 'Amanat', CreationDate: created, ModDate: created } });
+    const doc = new PDFDocument({ size: 'A4', margin, info: { Title: title, Producer: 'Amanat', Creator: 'Amanat', CreationDate: created, ModDate: created } });
     const chunks: Buffer[] = [];
     doc.on('data', (chunk: Buffer) => chunks.push(chunk));
     doc.on('end', () => resolve(Buffer.concat(chunks)));
     doc.on('error', reject);
     doc.font('Helvetica-Bold').fontSize(16).text(title);
     doc.moveDown(0.5);
+    draw(doc);
+    doc.moveDown(1);
+    doc.font('Helvetica-Bold').fontSize(10).text('Integrity and signature', margin);
+    doc.font('Helvetica').fontSize(8);
+    if (meta) {
+      doc.text(`Report: ${meta.kind} ${meta.reportKey}, signed at ${meta.signedAt}.`);
+      doc.text(`Content hash (SHA-256 of the canonical JSON): ${meta.contentHash}`);
+      if (meta.reportKeyFingerprint) doc.text(`Report key fingerprint: ${meta.reportKeyFingerprint}`);
+    }
+    for (const line of VERIFY_INSTRUCTIONS) doc.text(line);
+    doc.end();
+  });
+}
+
+/** A PDF of titled sections (lines and tables), with the content hash and verification notes at the end. */
+export function renderPdf(title: string, sections: PdfSection[], meta?: RenderMeta): Promise<Buffer> {
+  return pdfReport(title, meta, (doc) => {
     for (const section of sections) {
       doc.font('Helvetica-Bold').fontSize(12).text(section.heading);
       doc.font('Helvetica').fontSize(10);
@@ -74,13 +96,5 @@ export function renderPdf(title: string, sections: PdfSection[], meta?: RenderMe
       }
       doc.moveDown(0.8);
     }
-    if (meta) {
-      doc.font('Helvetica-Bold').fontSize(10).text('Integrity');
-      doc.font('Helvetica').fontSize(8);
-      doc.text(`Report: ${meta.kind} ${meta.reportKey}. Content SHA-256: ${meta.contentHash}.`);
-      if (meta.reportKeyFingerprint) doc.text(`Report key fingerprint: ${meta.reportKeyFingerprint}.`);
-      for (const line of VERIFY_INSTRUCTIONS) doc.text(line);
-    }
-    doc.end();
   });
 }
