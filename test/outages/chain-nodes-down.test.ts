@@ -23,7 +23,7 @@ const TUNING = { maxAttempts: 4, retryDelayMs: 100 };
 
 let r: OutageRig;
 before(async () => { r = await startOutageRig(TUNING); });
-after(async () => { await r.close(); });
+after(async () => { await r?.close(); });
 
 test('R8 bitcoin node and ethereum node down mid-scan and mid-broadcast: scanners resume from their cursors, no deposit missed or credited twice, no withdrawal paid twice, the ledger equals the chains', async (t) => {
   // The payer: 16 coins in its hot Bitcoin wallet, 2 ETH on its hot Ethereum account.

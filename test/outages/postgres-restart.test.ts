@@ -19,7 +19,7 @@ import { inTransaction } from '../../src/platform/tx.ts';
 import { tempDir } from '../../signer/test/helpers.ts';
 import {
   CONFIRMATIONS, appPool, assertNoneEnded, bitcoinPaymentsTo, depositBookings, ledgerInvariantProblems, pollUntil, readyz, show, sleep, startDedicatedPostgres,
-  startLoop, startOutageRig, type Loop,
+  startLoop, startOutageRig, type Loop, type OutageRig,
 } from '../helpers/outage.ts';
 
 interface Sent { n: number; op: 'hold' | 'transfer' | 'client' | 'void' | 'balances'; method: string; path: string; body?: unknown; idem: string; phase: Phase }
@@ -218,8 +218,11 @@ test('R8 Postgres restart under load: in-flight and new requests get 503 DATABAS
 
 test('R8 Postgres restart mid-flow: withdrawals being signed and sent and deposits being scanned pause and resume; none fails, each completes exactly once; no deposit credited twice; the ledger equals the chain', async (t) => {
   const server = await startDedicatedPostgres('outage-pg-flow');
+  // The server is stopped even when the rig fails to start (the rig stops its own children then).
+  const started: OutageRig[] = [];
+  t.after(async () => { for (const rig of started) await rig.close(); await server.close(); });
   const r = await startOutageRig({ maxAttempts: 4, retryDelayMs: 100 }, { database: server.database() });
-  t.after(async () => { await r.close(); await server.close(); });
+  started.push(r);
   const ETHER = 10n ** 18n;
 
   const payer = await r.kycClient();

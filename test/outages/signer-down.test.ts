@@ -22,7 +22,7 @@ const TUNING = { maxAttempts: 4, retryDelayMs: 100 };
 
 let r: OutageRig;
 before(async () => { r = await startOutageRig(TUNING); });
-after(async () => { await r.close(); });
+after(async () => { await r?.close(); });
 
 test('R8 signer down mid-flow: withdrawals pause past the retry budget without failing, the alarm is raised once, deposits go on, /readyz names the signer; restarted on the same tokens and replay log, every withdrawal completes exactly once and the ledger equals the chains', async (t) => {
   // A client with 16 coins in its hot Bitcoin wallet and 2 ETH on its hot Ethereum account.
