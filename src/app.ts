@@ -139,13 +139,12 @@ export async function createAmanat(deps: AmanatDeps): Promise<Amanat> {
       loop('hold-expiry', config.ledger.expiryIntervalMs, () => ledger.expireHolds(1000));
       loop('audit-seal', config.audit.sealIntervalMs, () => audit.seal(10_000));
       // REG-06: the escalation alarm before an incident's AFSA deadline, and when it has passed.
-      let signerRefusalCursor = 0;
       loop('incident-escalation', config.incidents.escalationIntervalMs, async () => {
-        // REG-07: signer refusals that look like a policy bypass open a security incident (read from the events feed).
-        for (let more = true; more;) {
-          const detected = await inTransaction(pool, (q) => incidents.detectSignerRefusals(q, signerRefusalCursor));
-          more = detected.cursor !== signerRefusalCursor;
-          signerRefusalCursor = detected.cursor;
+        // REG-07: signer refusals that look like a policy bypass open a security incident (read from
+        // the events feed from a cursor kept in the database; at most 20 pages per round).
+        for (let page = 0, more = true; more && page < 20; page++) {
+          const detected = await inTransaction(pool, (q) => incidents.detectSignerRefusalsFromCursor(q));
+          more = detected.more;
           for (const i of detected.opened) log.error({ incidentId: i.id, severity: i.severity, detail: i.detail }, 'incident: signer refused a policy-bypass attempt');
         }
         const raised = await inTransaction(pool, (q) => incidents.escalate(q));

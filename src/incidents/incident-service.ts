@@ -186,6 +186,24 @@ export class IncidentService {
     return { cursor: events.at(-1)?.id ?? after, opened };
   }
 
+  /**
+   * The REG-07 detector from where it last stopped (a persisted cursor, locked for this transaction
+   * so two processes never read the same stretch twice): reads up to `limit` events, opens what it
+   * finds and moves the cursor, all in the caller's transaction. `more` says a full page was read.
+   */
+  async detectSignerRefusalsFromCursor(q: Queryable, limit = 500): Promise<{ cursor: number; opened: Incident[]; more: boolean }> {
+    const detector = 'signer_refusals';
+    await q.query(`insert into incident_detector_cursors (detector, last_event_id) values ($1, 0) on conflict (detector) do nothing`, [detector]);
+    const { rows } = await q.query<{ last_event_id: string }>(
+      'select last_event_id from incident_detector_cursors where detector = $1 for update', [detector]);
+    const after = Number(rows[0]!.last_event_id);
+    const detected = await this.detectSignerRefusals(q, after, limit);
+    if (detected.cursor !== after) {
+      await q.query('update incident_detector_cursors set last_event_id = $2, updated_at = now() where detector = $1', [detector, detected.cursor]);
+    }
+    return { ...detected, more: detected.cursor !== after };
+  }
+
   /** WDR-09: whether any regulatory-breach incident is open (not closed). */
   async hasOpenBreach(q: Queryable): Promise<boolean> {
     return (await this.openBreaches(q)).length > 0;

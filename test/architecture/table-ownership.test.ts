@@ -23,6 +23,7 @@ const OWNER: Record<string, string> = {
   cases: 'cases', case_notices: 'cases', client_state_changes: 'cases',
   reports: 'reports', report_signatures: 'reports', proof_of_reserves_trees: 'reports', proof_of_reserves_proofs: 'reports',
   incidents: 'incidents', incident_client_notices: 'incidents', affiliate_destinations: 'incidents', affiliate_payout_consents: 'incidents',
+  incident_detector_cursors: 'incidents',
   wallets: 'wallets', wallet_addresses: 'wallets', utxos: 'wallets',
   deposits: 'deposits', scanned_blocks: 'deposits', scanner_cursors: 'deposits', token_quarantine: 'deposits',
   withdrawals: 'withdrawals', withdrawal_quotes: 'withdrawals', withdrawal_approvals: 'withdrawals', withdrawal_rejections: 'withdrawals',

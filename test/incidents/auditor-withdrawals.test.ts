@@ -10,6 +10,7 @@ import { createAmanat, type Amanat } from '../../src/app.ts';
 import { loadConfig } from '../../src/platform/config.ts';
 import { createLogger } from '../../src/platform/logger.ts';
 import { inTransaction } from '../../src/platform/tx.ts';
+import { createIncidentService } from '../../src/incidents/index.ts';
 import { tempDir } from '../../signer/test/helpers.ts';
 import { show, startWithdrawals, type WithdrawalFixture } from '../helpers/withdrawals.ts';
 
@@ -175,7 +176,7 @@ test('KEY-09 the key count equals the signer\'s HSM enumeration; an HSM key no w
   assert.equal((await call('GET', '/v1/audit/keys', 'treasury')).status, 403);
 });
 
-test('REG-07 a compromised API that swaps the destination of an approved intent: the signer refuses, and the refusal opens a SEV-1 security incident with an immediate AFSA task, once', async () => {
+test('REG-07 a compromised API that swaps the destination of an approved intent: the signer refuses, and the refusal opens a SEV-1 security incident with an immediate AFSA task, once; the detector cursor is kept in the database, so a restarted detector goes on from it', async () => {
   const client = await f.fundedClient('BTC', 30_000_000n, 'cold');
   const [, bob, carol] = f.approvers;
   const w = await f.request({ clientId: client, asset: 'BTC', amount: '0.01', destination: f.externalAddress() });
@@ -196,4 +197,18 @@ test('REG-07 a compromised API that swaps the destination of an approved intent:
   assert.equal((await inTransaction(f.db.app, (q) => incidents.detectSignerRefusals(q, 0))).opened.length, 0, 'a rescan opens nothing new');
   await inTransaction(f.db.app, (q) => incidents.close(q, mine[0]!.id, { reference: 'AFSA-CYBER-1', actor: 'test' }));
   assert.equal((await inTransaction(f.db.app, (q) => incidents.detectSignerRefusals(q, 0))).opened.length, 0, 'nor after it was closed');
+  // The service's loop reads from a cursor kept in the database: it passes this refusal once, and a
+  // restarted service (another IncidentService) goes on from there instead of reading the feed again.
+  const drain = async (service: typeof incidents) => {
+    let last = { cursor: 0, opened: [] as unknown[], more: true };
+    for (let page = 0; last.more && page < 100; page++) last = await inTransaction(f.db.app, (q) => service.detectSignerRefusalsFromCursor(q, 10));
+    return last.cursor;
+  };
+  const cursor = await drain(incidents);
+  const { rows: [newest] } = await f.db.app.query<{ id: string }>(`select max(id)::text as id from events where type = 'withdrawal.rejected'`);
+  assert.equal(String(cursor), newest!.id, 'the cursor is past the refusal');
+  const restarted = createIncidentService(loadConfig({ AMANAT_ENV: 'test' }));
+  const again = await inTransaction(f.db.app, (q) => restarted.detectSignerRefusalsFromCursor(q));
+  assert.equal(again.cursor, cursor, 'a restarted detector starts where the last one stopped');
+  assert.equal(again.more, false);
 });
